@@ -1,0 +1,15 @@
+"""`python -m services.notifier`: run one notifier worker (run more to scale out)."""
+
+from services.notifier.app import SERVICE, create_app
+from shared.settings import KafkaSettings, RuntimeSettings, WorkerSettings
+from shared.worker import run_worker
+
+
+def main() -> None:
+    runtime = RuntimeSettings()
+    app = create_app(kafka=KafkaSettings(), runtime=runtime, worker=WorkerSettings())
+    run_worker(app, service=SERVICE, log_level=runtime.log_level)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Offers to providers, their answers, capacity holds and notification outcomes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from shared import topics
+from shared.events.base import Event, register
+from shared.events.vocabulary import DeclineReason
+
+
+@register
+class CapacityHeld(Event):
+    """A place held (delta -1) or released (+1) for an offer; one writer per service."""
+
+    event_type: ClassVar[str] = "org.haven.capacity.held.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.CAPACITY_RESERVATIONS
+
+    service_id: UUID
+    offer_id: UUID
+    referral_id: UUID
+    delta: Literal[-1, 1]
+    held_at: datetime
+
+    def key(self) -> str:
+        return str(self.service_id)
+
+
+@register
+class OfferMade(Event):
+    event_type: ClassVar[str] = "org.haven.referral.offer_made.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.REFERRAL_OFFERS
+
+    offer_id: UUID
+    referral_id: UUID
+    organization_id: UUID
+    service_id: UUID
+    rank: int = Field(ge=1)
+    expires_at: datetime
+    explanation: list[str] = Field(default_factory=list, max_length=50)
+
+    def key(self) -> str:
+        return str(self.referral_id)
+
+
+@register
+class OfferAccepted(Event):
+    event_type: ClassVar[str] = "org.haven.referral.offer_accepted.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.REFERRAL_RESPONSES
+
+    offer_id: UUID
+    referral_id: UUID
+    organization_id: UUID
+    answered_at: datetime
+
+    def key(self) -> str:
+        return str(self.referral_id)
+
+
+@register
+class OfferDeclined(Event):
+    event_type: ClassVar[str] = "org.haven.referral.offer_declined.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.REFERRAL_RESPONSES
+
+    offer_id: UUID
+    referral_id: UUID
+    organization_id: UUID
+    reason: DeclineReason
+    note: str = Field(default="", max_length=1000)
+    answered_at: datetime
+
+    def key(self) -> str:
+        return str(self.referral_id)
+
+
+@register
+class NotificationDelivered(Event):
+    event_type: ClassVar[str] = "org.haven.notification.delivered.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.NOTIFICATION_DELIVERIES
+
+    notification_id: str = Field(min_length=8, max_length=128)
+    referral_id: UUID | None = None
+    channel: Literal["webhook", "email", "sms", "inbox"]
+    outcome: Literal["delivered", "held", "cancelled", "failed"]
+    at: datetime
+
+    def key(self) -> str:
+        return self.notification_id

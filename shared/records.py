@@ -1,0 +1,150 @@
+"""Events <-> Kafka records: the one codec every producer and consumer goes through.
+
+`encode` turns an event into key, value and CloudEvents headers; `decode` does the
+reverse and raises `RejectedRecord` with a short reason code for anything it cannot
+trust, so every consumer can dead-letter it the same way and move on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from shared.envelope import JSON_CONTENT_TYPE, CloudEvent, EnvelopeError, child_traceparent
+from shared.events import Event, resolve
+
+MAX_DETAIL = 500
+
+
+class RejectedRecord(Exception):
+    """A record a consumer must not act on. `reason` is a code; `detail` holds no payload data."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail[:MAX_DETAIL]
+
+
+@dataclass(frozen=True)
+class OutgoingRecord:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class IncomingRecord:
+    """A consumed record, as any client library hands it to us."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A decoded, validated event with the attributes it travelled with."""
+
+    attributes: CloudEvent
+    event: Event
+
+
+class PayloadCodec(Protocol):
+    """How an event body becomes bytes; the sealing codec implements the same two calls."""
+
+    content_type: str
+
+    def encode(self, body: dict[str, Any], attributes: CloudEvent) -> bytes: ...
+
+    def decode(self, value: bytes, attributes: CloudEvent) -> dict[str, Any]: ...
+
+
+class JsonPayload:
+    """Plain JSON bodies: for events with no personal data, and for tests of the envelope."""
+
+    content_type = JSON_CONTENT_TYPE
+
+    def encode(self, body: dict[str, Any], attributes: CloudEvent) -> bytes:
+        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+    def decode(self, value: bytes, attributes: CloudEvent) -> dict[str, Any]:
+        try:
+            body = json.loads(value)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise RejectedRecord("malformed-payload", "value is not JSON") from error
+        if not isinstance(body, dict):
+            raise RejectedRecord("malformed-payload", "value is not a JSON object")
+        return body
+
+
+class RecordCodec:
+    """Encodes and decodes records for one producer identity (`source`)."""
+
+    def __init__(self, *, source: str, payloads: Sequence[PayloadCodec] = (JsonPayload(),)):
+        self.source = source
+        self._writer = payloads[0]
+        self._readers = {codec.content_type: codec for codec in payloads}
+
+    def encode(self, event: Event, *, cause: CloudEvent | None = None) -> OutgoingRecord:
+        """A record for `event`; `cause` (the event reacted to) continues its trace."""
+        attributes = CloudEvent(
+            type=event.event_type,
+            source=self.source,
+            subject=event.subject(),
+            datacontenttype=self._writer.content_type,
+            traceparent=child_traceparent(cause.traceparent if cause else None),
+        )
+        return self.encode_with(event, attributes)
+
+    def encode_with(self, event: Event, attributes: CloudEvent) -> OutgoingRecord:
+        """A record with attributes chosen by the caller (re-publishing, outbox replay)."""
+        value = self._writer.encode(event.model_dump(mode="json"), attributes)
+        return OutgoingRecord(
+            topic=event.topic.name, key=event.key().encode(), value=value,
+            headers=attributes.to_headers(),
+        )
+
+    def decode(self, record: IncomingRecord) -> Envelope:
+        """Validate headers, type and body, or raise RejectedRecord saying why."""
+        try:
+            attributes = CloudEvent.from_headers(record.headers)
+        except EnvelopeError as error:
+            raise RejectedRecord(error.reason, error.detail) from error
+        if record.value is None:
+            raise RejectedRecord("missing-payload", "record has no value")
+        reader = self._readers.get(attributes.datacontenttype)
+        if reader is None:
+            raise RejectedRecord("unsupported-content-type", attributes.datacontenttype[:80])
+        body = reader.decode(record.value, attributes)
+        return Envelope(attributes, _validate(attributes, body))
+
+
+def _validate(attributes: CloudEvent, body: dict[str, Any]) -> Event:
+    try:
+        event_class, body = resolve(attributes.type, body)
+    except KeyError as error:
+        raise RejectedRecord("unknown-type", attributes.type[:120]) from error
+    try:
+        event = event_class.model_validate(body)
+    except ValidationError as error:
+        raise RejectedRecord("invalid-payload", describe_validation_error(error)) from error
+    if event.subject() != attributes.subject:
+        raise RejectedRecord("subject-mismatch", "ce_subject differs from the payload's id")
+    return event
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Field paths and error kinds only: the rejected values may be personal data."""
+    problems = (
+        f"{'.'.join(str(part) for part in item['loc']) or '(body)'}: {item['type']}"
+        for item in error.errors(include_input=False, include_url=False, include_context=False)
+    )
+    return "; ".join(problems)

@@ -1,0 +1,89 @@
+"""Faust at the edges: the one app factory the workers use, and the decode-or-dead-letter loop.
+
+Agents stay about five lines: `async for envelope in verified(stream, ...)` hands
+them only events that passed the codec; everything else is already on its
+dead-letter topic with a reason, and the stream goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import faust
+
+from shared.dead_letters import dead_letter
+from shared.records import Envelope, IncomingRecord, RecordCodec, RejectedRecord
+from shared.settings import KafkaSettings, RuntimeSettings
+from shared.topics import TopicSpec
+
+log = logging.getLogger("haven.streams")
+
+
+def create_faust_app(
+    service: str, *, kafka: KafkaSettings, runtime: RuntimeSettings, web_port: int | None
+) -> faust.App:
+    """A worker app wired to our broker, our serializers and our topic policy."""
+    datadir = runtime.var_dir / "faust" / service
+    datadir.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        f"haven-{service}",
+        broker=f"kafka://{kafka.bootstrap_servers}",
+        datadir=str(datadir),
+        # Bytes in, bytes out: the envelope codec, not Faust, decides what a value means.
+        key_serializer="raw",
+        value_serializer="raw",
+        # Topics come from shared/topics.py via `haven topics create`, never implicitly.
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        topic_replication_factor=kafka.replication_factor,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_host="127.0.0.1",
+        # A killed worker's partitions move to a live one within seconds, not a minute.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
+    )
+
+
+def faust_topic(app: faust.App, spec: TopicSpec) -> faust.TopicT:
+    """The Faust handle of a catalog topic (raw bytes; the codec does the rest)."""
+    return app.topic(spec.name, key_type=bytes, value_type=bytes, partitions=spec.partitions)
+
+
+async def verified(
+    stream: faust.StreamT[Any], *, app: faust.App, codec: RecordCodec, consumer: str
+) -> AsyncIterator[Envelope]:
+    """Yield the events that decode; dead-letter the others with their reason."""
+    async for event in stream.events():
+        record = _incoming(event)
+        try:
+            yield codec.decode(record)
+        except RejectedRecord as rejection:
+            log.warning(
+                "record rejected",
+                extra={"topic": record.topic, "partition": record.partition,
+                       "offset": record.offset, "reason": rejection.reason},
+            )
+            letter = dead_letter(record, rejection, consumer=consumer)
+            await app.send(letter.topic, key=letter.key, value=letter.value,
+                           headers=letter.headers)
+
+
+async def publish(app: faust.App, record: Any) -> None:
+    """Send an OutgoingRecord from inside an agent, through the app's producer."""
+    await app.send(record.topic, key=record.key, value=record.value, headers=record.headers)
+
+
+def _incoming(event: faust.EventT[Any]) -> IncomingRecord:
+    message = event.message
+    headers = message.headers or []
+    if isinstance(headers, dict):
+        headers = list(headers.items())
+    return IncomingRecord(
+        topic=message.topic, partition=message.partition, offset=message.offset,
+        key=message.key, value=message.value, headers=list(headers),
+    )
