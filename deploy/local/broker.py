@@ -107,7 +107,7 @@ def fetch(config: BrokerConfig) -> Path:
 
 def start(config: BrokerConfig) -> bool:
     """Start the broker and wait until it answers metadata; False when it already ran."""
-    if _running_pid(config) is not None and _answers_metadata(config, timeout_s=10):
+    if _running_pid(config) is not None and answers_metadata(config, timeout_s=10):
         return False
     _refuse_taken_ports(config)
     _require_tool("java", "Install a Java 17 runtime (Debian: apt-get install openjdk-17-jre).")
@@ -149,7 +149,7 @@ def status(config: BrokerConfig) -> str:
     pid = _running_pid(config)
     if pid is None:
         return f"stopped (would listen on {config.bootstrap})"
-    ready = "ready" if _answers_metadata(config, timeout_s=5) else "not answering yet"
+    ready = "ready" if answers_metadata(config, timeout_s=5) else "not answering yet"
     return f"running, pid {pid}, {config.bootstrap}, {ready}"
 
 
@@ -217,7 +217,7 @@ def _wait_until_ready(config: BrokerConfig, process: subprocess.Popen[bytes]) ->
         if process.poll() is not None:
             config.pid_file.unlink(missing_ok=True)
             raise BrokerError(f"Kafka exited during start-up:\n{_log_tail(config)}")
-        if _answers_metadata(config, timeout_s=3):
+        if answers_metadata(config, timeout_s=3):
             return
         time.sleep(0.3)
     stop(config)
@@ -226,7 +226,7 @@ def _wait_until_ready(config: BrokerConfig, process: subprocess.Popen[bytes]) ->
     )
 
 
-def _answers_metadata(config: BrokerConfig, *, timeout_s: float) -> bool:
+def answers_metadata(config: BrokerConfig, *, timeout_s: float) -> bool:
     """True when the broker returns cluster metadata: a listening port is not enough."""
     if not _port_open(config.host, config.port):
         return False

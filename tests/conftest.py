@@ -1,0 +1,25 @@
+"""Fixtures for tests that need the real broker: started here if nothing runs, stopped after."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from deploy.local.broker import BrokerConfig, answers_metadata, start, stop
+from shared.kafka import ensure_topics
+from shared.settings import KafkaSettings
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[KafkaSettings]:
+    """The session's broker: reuse a running one (make up), else start ours and stop it after."""
+    config = BrokerConfig.from_env()
+    already_running = answers_metadata(config, timeout_s=5)
+    if not already_running:
+        start(config)
+    settings = KafkaSettings(bootstrap_servers=config.bootstrap)
+    ensure_topics(settings)
+    yield settings
+    if not already_running:
+        stop(config)
