@@ -47,7 +47,7 @@ class EventPublisher:
         """Send and wait for the broker's acknowledgement (callers need it to be durable)."""
         self.send(self.codec.encode(event)).get(timeout=30)
 
-    def send(self, record: OutgoingRecord) -> object:
+    def send(self, record: OutgoingRecord) -> Any:
         """Queue a ready record and return the client's future (for batching callers)."""
         return self._producer.send(
             record.topic, key=record.key, value=record.value, headers=record.headers

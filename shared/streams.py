@@ -8,7 +8,7 @@ dead-letter topic with a reason, and the stream goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import faust
@@ -80,10 +80,9 @@ async def publish(app: faust.App, record: Any) -> None:
 
 def _incoming(event: faust.EventT[Any]) -> IncomingRecord:
     message = event.message
-    headers = message.headers or []
-    if isinstance(headers, dict):
-        headers = list(headers.items())
+    raw = message.headers or []
+    headers = list(raw.items()) if isinstance(raw, Mapping) else list(raw)
     return IncomingRecord(
         topic=message.topic, partition=message.partition, offset=message.offset,
-        key=message.key, value=message.value, headers=list(headers),
+        key=message.key, value=message.value, headers=headers,
     )

@@ -1,0 +1,58 @@
+# Haven — one entry point. `make up` runs the system, `make test` runs every test.
+# Both create the virtual environment first; nothing else needs installing by hand.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: up test lint unit integration slow bench broker-start broker-stop broker-status topics clean help
+
+help:
+	@echo "make up      set up and run broker + intake + matching + notifier (Ctrl-C stops)"
+	@echo "make test    set up and run lint and all tests against a real broker"
+	@echo "make lint    ruff and mypy only"
+	@echo "make bench   benchmarks, JSON under bench/results/"
+	@echo "make clean   remove var/ (broker data, logs, databases) and the venv"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP)
+
+up: $(STAMP)
+	$(BIN)/haven up
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration tests/e2e
+
+slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+broker-start broker-stop broker-status: $(STAMP)
+	$(BIN)/haven broker $(subst broker-,,$@)
+
+topics: $(STAMP)
+	$(BIN)/haven topics create
+
+clean:
+	-$(BIN)/haven broker stop
+	rm -rf var $(VENV)

@@ -1,0 +1,64 @@
+"""The `haven` command: one entry point for operators, composed from each part's commands."""
+
+from __future__ import annotations
+
+import typer
+
+from deploy.local import broker as local_broker
+from deploy.local import up as local_up
+from shared.kafka import ensure_topics
+from shared.settings import KafkaSettings
+from shared.topics import CATALOG
+
+app = typer.Typer(help="Haven: referral network operations.", no_args_is_help=True)
+topics_app = typer.Typer(help="Kafka topics, as declared in shared/topics.py.")
+broker_app = typer.Typer(help="The local single-node Kafka broker (development, tests, demo).")
+app.add_typer(topics_app, name="topics")
+app.add_typer(broker_app, name="broker")
+
+
+@app.command()
+def up() -> None:
+    """Start broker, topics and the three services; Ctrl-C stops them."""
+    raise typer.Exit(local_up.run())
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create missing topics and align partitions and configs; safe to repeat."""
+    report = ensure_topics(KafkaSettings())
+    for label, names in (("created", report.created), ("updated", report.updated)):
+        for name in names:
+            typer.echo(f"{label:>9}  {name}")
+    typer.echo(f"{len(report.unchanged)} topics already as declared.")
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Show the catalog: name, partitions, cleanup, and what the key means."""
+    for spec in CATALOG:
+        typer.echo(f"{spec.name:<32} {spec.partitions:>2}  {spec.cleanup:<8} key: {spec.key}")
+
+
+def _broker(command: str) -> None:
+    code = local_broker.main([command])
+    if code:
+        raise typer.Exit(code)
+
+
+@broker_app.command("start")
+def broker_start() -> None:
+    """Start (or confirm) the local broker; waits until it answers."""
+    _broker("start")
+
+
+@broker_app.command("stop")
+def broker_stop() -> None:
+    """Stop the local broker and its whole process group."""
+    _broker("stop")
+
+
+@broker_app.command("status")
+def broker_status() -> None:
+    """Say whether the local broker runs and answers."""
+    _broker("status")

@@ -1,0 +1,68 @@
+"""`make up` as a person uses it: everything comes up, answers, and Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from shared.settings import KafkaSettings
+from tests.support.processes import REPO_ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _service_processes(marker: str) -> list[int]:
+    """Every service process started by this test's `up` (found by an environment marker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if f"HAVEN_UP_TEST={marker}".encode() in environ and b"services." in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_up_starts_everything_and_ctrl_c_stops_it(
+    kafka_broker: KafkaSettings, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = {**os.environ, "HAVEN_VAR_DIR": str(tmp_path), "HAVEN_INTAKE_PORT": str(port),
+           "HAVEN_KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
+           "HAVEN_UP_TEST": uuid.uuid4().hex}
+    output = tmp_path / "up.out"
+    with output.open("wb") as out:
+        up = subprocess.Popen([sys.executable, "-m", "deploy.local.up"], cwd=REPO_ROOT,
+                              stdout=out, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 120
+        while b"Haven is running" not in output.read_bytes():
+            assert up.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, output.read_text()
+            time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as answer:
+            assert json.load(answer) == {"status": "ready", "broker": "ok"}
+        assert len(_service_processes(env["HAVEN_UP_TEST"])) == 3, "intake, matching and notifier must each run"
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=60) == 0, output.read_text()
+    assert "stopped." in output.read_text()
+    assert _service_processes(env["HAVEN_UP_TEST"]) == [], "Ctrl-C must leave no service process behind"
