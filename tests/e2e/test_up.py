@@ -9,8 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -61,8 +61,10 @@ def test_up_starts_everything_and_ctrl_c_stops_it(
             time.sleep(0.3)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as answer:
             assert json.load(answer) == {"status": "ready", "broker": "ok"}
-        assert len(_service_processes(env["HAVEN_UP_TEST"])) == 3, "intake, matching and notifier must each run"
+        running = _service_processes(env["HAVEN_UP_TEST"])
+        assert len(running) == 3, "intake, matching and notifier must each run"
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=60) == 0, output.read_text()
     assert "stopped." in output.read_text()
-    assert _service_processes(env["HAVEN_UP_TEST"]) == [], "Ctrl-C must leave no service process behind"
+    leftovers = _service_processes(env["HAVEN_UP_TEST"])
+    assert leftovers == [], "Ctrl-C must leave no service process behind"
