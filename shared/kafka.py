@@ -31,6 +31,7 @@ def create_producer(settings: KafkaSettings, *, client_id: str) -> KafkaProducer
         acks="all",
         enable_idempotence=True,
         linger_ms=settings.linger_ms,
+        batch_size=settings.batch_size,
         request_timeout_ms=settings.request_timeout_ms,
         max_in_flight_requests_per_connection=5,
     )
