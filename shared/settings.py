@@ -43,20 +43,24 @@ class KafkaSettings(BaseSettings):
 class IntakeSettings(BaseSettings):
     """The HTTP edge: where it listens and what it stores."""
 
-    model_config = SettingsConfigDict(env_prefix="HAVEN_INTAKE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HAVEN_INTAKE_", extra="ignore",
+                                      populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    database_url: str = ""
-    token_secret: SecretStr = SecretStr("development-only-not-a-secret")
+    database_url: str = Field(default="", validation_alias="DATABASE_URL")
+    # Empty outside production: a random secret is made once under var/keys/ (0600).
+    token_secret: SecretStr | None = Field(default=None, min_length=32)
+    # Empty outside production: a random key-encryption key is made under var/keys/.
+    data_key_file: Path | None = None
 
     @model_validator(mode="after")
-    def _refuse_default_secret_in_production(self) -> IntakeSettings:
-        runtime = RuntimeSettings()
-        if runtime.environment == "production" and self.token_secret.get_secret_value() == (
-            "development-only-not-a-secret"
+    def _refuse_generated_secrets_in_production(self) -> IntakeSettings:
+        if RuntimeSettings().environment == "production" and (
+            self.token_secret is None or self.data_key_file is None
         ):
-            raise ValueError("HAVEN_INTAKE_TOKEN_SECRET must be set in production")
+            raise ValueError("set HAVEN_INTAKE_TOKEN_SECRET and HAVEN_INTAKE_DATA_KEY_FILE "
+                             "in production; generated development secrets are refused")
         return self
 
     def effective_database_url(self, runtime: RuntimeSettings) -> str:

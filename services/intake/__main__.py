@@ -13,7 +13,7 @@ def main() -> None:
     runtime = RuntimeSettings()
     intake = IntakeSettings()
     configure_logging(SERVICE, runtime.log_level)
-    app = create_app(intake=intake, kafka=KafkaSettings())
+    app = create_app(intake=intake, kafka=KafkaSettings(), runtime=runtime)
     uvicorn.run(app, host=intake.host, port=intake.port, log_config=None, access_log=False)
 
 

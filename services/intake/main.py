@@ -1,34 +1,87 @@
-"""The intake app factory: the only place that wires routers, settings and adapters."""
+"""The intake app factory: the only place that wires routers, settings, stores and workers."""
 
 from __future__ import annotations
 
-import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlmodel import Session
 
-from services.intake.api import health
-from shared.kafka import BrokerProbe
-from shared.settings import IntakeSettings, KafkaSettings
+from services.intake import errors, handlers
+from services.intake.api import admin, auth, health, referrals
+from services.intake.db import create_db_engine, migrate
+from services.intake.handlers import Ports
+from services.intake.outbox import OutboxRelay
+from services.intake.projector import Projector
+from services.intake.vault import Vault, load_or_create_key
+from shared.kafka import BrokerProbe, EventPublisher, create_producer
+from shared.records import RecordCodec
+from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
 
-log = logging.getLogger("haven.intake")
+SOURCE = "/haven/intake"
+ROUTERS = (health.router, auth.router, referrals.router, admin.router)
 
 
-def create_app(*, intake: IntakeSettings, kafka: KafkaSettings) -> FastAPI:
-    """Build the ASGI app; connections are opened per request or in the lifespan, never here."""
-    app = FastAPI(title="Haven intake", version="1", openapi_url="/openapi.json")
-    app.state.settings = intake
+def create_app(
+    *, intake: IntakeSettings, kafka: KafkaSettings, runtime: RuntimeSettings,
+    background: bool = True,
+) -> FastAPI:
+    """Build the ASGI app; the database is migrated and workers start in the lifespan."""
+    engine = create_db_engine(intake.effective_database_url(runtime))
+    codec = RecordCodec(source=SOURCE)
+
+    def connect() -> EventPublisher:
+        return EventPublisher(create_producer(kafka, client_id="haven-intake"), codec)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        migrate(engine)
+        stop = threading.Event()
+        threads = _background_workers(engine, connect, kafka, app.state.ports, stop)
+        for thread in threads if background else []:
+            thread.start()
+        yield
+        stop.set()
+        for thread in threads if background else []:
+            thread.join(timeout=30)
+        engine.dispose()
+
+    app = FastAPI(title="Haven intake", version="1", openapi_url="/openapi.json",
+                  lifespan=lifespan)
+    app.state.engine = engine
+    keys = runtime.var_dir / "keys"
+    app.state.token_secret = (intake.token_secret.get_secret_value() if intake.token_secret
+                              else load_or_create_key(keys / "intake-token.key").hex())
+    kek = load_or_create_key(intake.data_key_file or keys / "intake-data.key")
+    app.state.ports = Ports(vault=Vault(kek), codec=codec)
     app.state.broker_probe = BrokerProbe(kafka)
-    app.include_router(health.router)
-    app.add_exception_handler(Exception, _unexpected_error)
+    for router in ROUTERS:
+        app.include_router(router)
+    errors.install(app)
     return app
 
 
-async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    """A bug must not leak a stack trace or request data to the caller; it is logged by type."""
-    log.error("unhandled error", extra={"reason": type(error).__name__})
-    return JSONResponse(
-        {"detail": "Something went wrong on our side. The request was not processed; "
-                   "please try again, and tell your network admin if it keeps happening."},
-        status_code=500,
-    )
+def _background_workers(
+    engine: Engine, connect: Callable[[], EventPublisher], kafka: KafkaSettings, ports: Ports,
+    stop: threading.Event,
+) -> list[threading.Thread]:
+    relay = OutboxRelay(engine, connect)
+    projector = Projector(engine, connect, kafka)
+    return [
+        threading.Thread(target=relay.run, args=(stop,), name="outbox-relay", daemon=True),
+        threading.Thread(target=projector.run, args=(stop,), name="projector", daemon=True),
+        threading.Thread(target=_retention, args=(engine, ports, stop), name="retention",
+                         daemon=True),
+    ]
+
+
+def _retention(engine: Engine, ports: Ports, stop: threading.Event) -> None:
+    """Erase referrals past their retention period, once a minute."""
+    while not stop.wait(60.0):
+        with Session(engine) as session:
+            handlers.erase_expired(session=session, ports=ports, now=datetime.now(UTC))
+            session.commit()

@@ -20,6 +20,7 @@ from shared.events.referral import (
     ConsentGrant,
     ContactDetails,
     MatchingProfile,
+    ReferralErased,
     ReferralStatusChanged,
     ReferralSubmitted,
 )
@@ -27,7 +28,7 @@ from shared.events.referral import (
 __all__ = [
     "CapacityHeld", "CapacityUpdated", "ConsentChanged", "ConsentGrant", "ContactDetails",
     "Eligibility", "Event", "MatchingProfile", "NotificationDelivered", "OfferAccepted",
-    "OfferDeclined", "OfferMade", "OrganizationUpserted", "PublicKeyRef",
+    "OfferDeclined", "OfferMade", "OrganizationUpserted", "PublicKeyRef", "ReferralErased",
     "ReferralStatusChanged", "ReferralSubmitted", "ServiceUpserted", "register",
     "register_upcaster", "registered_types", "resolve",
 ]

@@ -101,3 +101,18 @@ class ConsentChanged(Event):
 
     def key(self) -> str:
         return str(self.referral_id)
+
+
+@register
+class ReferralErased(Event):
+    """Erasure requested or retention ended: every service drops what it holds on this referral."""
+
+    event_type: ClassVar[str] = "org.haven.referral.erased.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.CONSENT_CHANGES
+
+    referral_id: UUID
+    reason: str = Field(max_length=64, pattern=r"^[a-z0-9_]+$")
+    erased_at: datetime
+
+    def key(self) -> str:
+        return str(self.referral_id)

@@ -1,0 +1,85 @@
+"""Referrals for outreach workers: submit, list own, read the timeline, change consent, erase."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+from sqlmodel import col, select
+
+from services.intake import handlers
+from services.intake.api.deps import NowDep, OutreachWorker, PortsDep, SessionDep
+from services.intake.models import ConsentRecord, Referral, TimelineEntry
+from services.intake.schemas import (
+    ConsentChange,
+    ReferralCreate,
+    ReferralCreated,
+    ReferralDetail,
+    ReferralSummary,
+    TimelineItem,
+)
+
+router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def submit(
+    body: ReferralCreate, session: SessionDep, ports: PortsDep, caller: OutreachWorker,
+    now: NowDep, response: Response, idempotency_key: IdempotencyKey = None,
+) -> ReferralCreated:
+    """Accept a referral; a retry with the same Idempotency-Key returns the first answer."""
+    referral, created = handlers.submit_referral(
+        session=session, ports=ports, principal=caller, request=body,
+        idempotency_key=idempotency_key, now=now)
+    session.commit()
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return ReferralCreated(id=referral.id, status=referral.status,
+                           created_at=referral.created_at)
+
+
+@router.get("")
+def list_own(session: SessionDep, caller: OutreachWorker) -> list[ReferralSummary]:
+    """The caller's organization's referrals, newest first."""
+    rows = session.exec(select(Referral)
+                        .where(Referral.organization_id == caller.organization_id)
+                        .order_by(col(Referral.created_at).desc()).limit(500)).all()
+    return [ReferralSummary.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.get("/{referral_id}")
+def timeline(referral_id: uuid.UUID, session: SessionDep, caller: OutreachWorker,
+             now: NowDep) -> ReferralDetail:
+    """One referral with everything that happened to it and its consent right now."""
+    referral = handlers.own_referral(session, caller, referral_id)
+    entries = session.exec(select(TimelineEntry).where(TimelineEntry.referral_id == referral.id)
+                           .order_by(col(TimelineEntry.at))).all()
+    consents = session.exec(select(ConsentRecord).where(
+        ConsentRecord.referral_id == referral.id, col(ConsentRecord.revoked_at).is_(None))).all()
+    return ReferralDetail(
+        **ReferralSummary.model_validate(referral, from_attributes=True).model_dump(),
+        timeline=[TimelineItem(at=e.at, kind=e.kind, detail=e.detail) for e in entries],
+        consents={c.scope: bool(c.granted and (c.expires_at is None or c.expires_at > now))
+                  for c in consents},
+    )
+
+
+@router.post("/{referral_id}/consent", status_code=status.HTTP_204_NO_CONTENT)
+def change_consent(referral_id: uuid.UUID, body: ConsentChange, session: SessionDep,
+                   ports: PortsDep, caller: OutreachWorker, now: NowDep) -> None:
+    """Revoke, narrow or renew one consent scope; every service hears of it."""
+    handlers.change_consent(session=session, ports=ports, principal=caller,
+                            referral_id=referral_id, change=body, now=now)
+    session.commit()
+
+
+@router.post("/{referral_id}/erase", status_code=status.HTTP_204_NO_CONTENT)
+def erase(referral_id: uuid.UUID, session: SessionDep, ports: PortsDep,
+          caller: OutreachWorker, now: NowDep) -> None:
+    """Erase the person's data everywhere (the person asked, or the team must)."""
+    referral = handlers.own_referral(session, caller, referral_id)
+    handlers.erase_referral(session=session, ports=ports, referral=referral,
+                            reason="requested", now=now)
+    session.commit()

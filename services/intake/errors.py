@@ -1,0 +1,69 @@
+"""Every failure answers with a message a person can act on; nothing else leaves the service."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from services.intake.consent import ConsentProblem
+from services.intake.handlers import Conflict, NotFound
+from services.intake.vault import VaultError
+
+log = logging.getLogger("haven.intake")
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "(request)"
+
+
+async def _invalid(request: Request, error: Exception) -> JSONResponse:
+    """Field paths and plain-word messages; the values sent are never echoed back."""
+    assert isinstance(error, RequestValidationError)
+    problems = [{"field": _field(tuple(item.get("loc", ()))),
+                 "message": str(item.get("msg", "is not valid")).removeprefix("Value error, ")}
+                for item in error.errors()]
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+    return JSONResponse({"detail": f"Please correct the request. {summary}", "errors": problems},
+                        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _consent(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ConsentProblem)
+    return JSONResponse({"detail": f"{error.field}: {error}",
+                         "errors": [{"field": error.field, "message": str(error)}]},
+                        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _not_found(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=status.HTTP_404_NOT_FOUND)
+
+
+async def _conflict(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=status.HTTP_409_CONFLICT)
+
+
+async def _gone(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": "This referral's personal data were erased."},
+                        status_code=status.HTTP_410_GONE)
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    """A bug must not leak a stack trace or request data; it is logged by type only."""
+    log.error("unhandled error", extra={"reason": type(error).__name__})
+    return JSONResponse(
+        {"detail": "Something went wrong on our side and nothing was saved. Please try again, "
+                   "and tell your network admin if it keeps happening."},
+        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(ConsentProblem, _consent)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(VaultError, _gone)
+    app.add_exception_handler(Exception, _unexpected)

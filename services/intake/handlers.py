@@ -1,0 +1,199 @@
+"""Intake's use cases: each runs in the caller's transaction and puts its events in the outbox."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from services.intake import consent as consent_rules
+from services.intake.auth import Principal
+from services.intake.models import ConsentRecord, IdempotencyRecord, Referral
+from services.intake.outbox import enqueue
+from services.intake.schemas import Consent, ConsentChange, ReferralCreate, ScopeConsent
+from services.intake.vault import Vault
+from shared.events import (
+    ConsentChanged,
+    ConsentGrant,
+    Event,
+    MatchingProfile,
+    ReferralErased,
+    ReferralSubmitted,
+)
+from shared.events.vocabulary import ConsentScope
+from shared.records import RecordCodec
+
+
+class Conflict(Exception):
+    """The request clashes with what is already recorded; the message says how."""
+
+
+class NotFound(Exception):
+    """Nothing the caller may see has this id (the same answer whether it exists or not)."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    """What the use cases need from the outside, wired once in the app factory."""
+
+    vault: Vault
+    codec: RecordCodec
+
+
+def submit_referral(
+    *, session: Session, ports: Ports, principal: Principal, request: ReferralCreate,
+    idempotency_key: str | None, now: datetime,
+) -> tuple[Referral, bool]:
+    """Store a referral with its consent and announce it; (referral, created?)."""
+    fingerprint = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+    if idempotency_key:
+        earlier = _idempotent_replay(session, principal, idempotency_key, fingerprint)
+        if earlier is not None:
+            return earlier, False
+    decisions = consent_rules.check_release(request.consent, now=now)
+    referral = Referral(
+        organization_id=principal.organization_id, submitted_by=principal.subject,
+        urgency=request.urgency.value, sealed_profile=b"", created_at=now, updated_at=now,
+        retention_until=now + timedelta(days=request.consent.retention_days),
+    )
+    referral.sealed_profile = ports.vault.seal(
+        session, referral.id, "profile",
+        request.model_dump_json(exclude={"contact"}).encode())
+    if request.contact is not None:
+        referral.sealed_contact = ports.vault.seal(
+            session, referral.id, "contact", request.contact.model_dump_json().encode())
+    session.add(referral)
+    session.flush()  # the referral row first: consent records refer to it
+    for decision in decisions:
+        session.add(_consent_record(referral.id, decision, principal, now, request))
+    if idempotency_key:
+        session.add(IdempotencyRecord(organization_id=principal.organization_id,
+                                      key=idempotency_key, request_hash=fingerprint,
+                                      referral_id=referral.id))
+    _announce(session, ports, ReferralSubmitted(
+        referral_id=referral.id, outreach_organization_id=principal.organization_id,
+        submitted_at=now, profile=_matching_profile(request),
+        consents=[ConsentGrant(scope=ConsentScope(d.scope), granted=d.granted,
+                               expires_at=d.expires_at) for d in decisions],
+    ))
+    return referral, True
+
+
+def change_consent(
+    *, session: Session, ports: Ports, principal: Principal, referral_id: uuid.UUID,
+    change: ConsentChange, now: datetime,
+) -> None:
+    """Record a new decision for one scope; earlier records of the scope are revoked."""
+    referral = own_referral(session, principal, referral_id)
+    if referral.erased_at is not None:
+        raise Conflict("This referral was erased; its consent can no longer change.")
+    if change.granted:
+        consent_rules.check_release(_single_scope_release(change), now=now)
+    current = session.exec(select(ConsentRecord).where(
+        ConsentRecord.referral_id == referral.id, ConsentRecord.scope == change.scope,
+        col(ConsentRecord.revoked_at).is_(None))).all()
+    for record in current:
+        record.revoked_at = now
+        session.add(record)
+    session.add(ConsentRecord(
+        referral_id=referral.id, scope=change.scope, granted=change.granted,
+        purpose=consent_rules.PURPOSES[change.scope],
+        recipients=consent_rules.RECIPIENTS[change.scope], expires_at=change.expires_at,
+        given_at=now, recorded_by=principal.subject, terms={"changed": True}))
+    _announce(session, ports, ConsentChanged(
+        referral_id=referral.id, changed_at=now,
+        grant=ConsentGrant(scope=ConsentScope(change.scope), granted=change.granted,
+                           expires_at=change.expires_at)))
+
+
+def erase_referral(
+    *, session: Session, ports: Ports, referral: Referral, reason: str, now: datetime
+) -> None:
+    """Crypto-shred the referral's personal data here and tell every service to do the same."""
+    if referral.erased_at is not None:
+        return
+    ports.vault.erase(session, referral.id)
+    referral.sealed_profile = b""
+    referral.sealed_contact = None
+    referral.erased_at = now
+    referral.status = "erased"
+    referral.updated_at = now
+    session.add(referral)
+    _announce(session, ports, ReferralErased(referral_id=referral.id, reason=reason,
+                                             erased_at=now))
+
+
+def erase_expired(*, session: Session, ports: Ports, now: datetime) -> int:
+    """Retention: erase every referral whose retention period has ended."""
+    due = session.exec(select(Referral).where(
+        col(Referral.erased_at).is_(None), col(Referral.retention_until) <= now)).all()
+    for referral in due:
+        erase_referral(session=session, ports=ports, referral=referral,
+                       reason="retention_expired", now=now)
+    return len(due)
+
+
+def own_referral(session: Session, principal: Principal, referral_id: uuid.UUID) -> Referral:
+    """The referral if it belongs to the caller's organization; NotFound otherwise."""
+    referral = session.get(Referral, referral_id)
+    if referral is None or referral.organization_id != principal.organization_id:
+        raise NotFound("No referral with this id is visible to your organization.")
+    return referral
+
+
+def _announce(session: Session, ports: Ports, event: Event) -> None:
+    record = ports.codec.encode(event)
+    event_id = next(v.decode() for k, v in record.headers if k == "ce_id")
+    enqueue(session, record, event_id=event_id)
+
+
+def _idempotent_replay(
+    session: Session, principal: Principal, key: str, fingerprint: str
+) -> Referral | None:
+    earlier = session.exec(select(IdempotencyRecord).where(
+        IdempotencyRecord.organization_id == principal.organization_id,
+        IdempotencyRecord.key == key)).first()
+    if earlier is None:
+        return None
+    if earlier.request_hash != fingerprint:
+        raise Conflict("This Idempotency-Key was already used for a different referral. "
+                       "Use a new key for a new referral.")
+    return session.get(Referral, earlier.referral_id)
+
+
+def _matching_profile(request: ReferralCreate) -> MatchingProfile:
+    facts = request.eligibility
+    low, high = ((facts.age, facts.age) if facts.age is not None
+                 else (facts.age_range.min, facts.age_range.max))  # type: ignore[union-attr]
+    return MatchingProfile(
+        needs=request.needs, urgency=request.urgency, age_min=low, age_max=high,
+        gender_identity=facts.gender_identity, languages=facts.languages,
+        dependents=facts.dependents, exploitation_types=facts.exploitation_types,
+        region=request.location.region, max_distance_km=request.location.max_distance_km,
+        avoid_regions=request.location.avoid_regions,
+    )
+
+
+def _consent_record(
+    referral_id: uuid.UUID, decision: consent_rules.ScopeDecision, principal: Principal,
+    now: datetime, request: ReferralCreate,
+) -> ConsentRecord:
+    terms = (request.consent.contact_survivor.model_dump(mode="json", exclude={"granted"})
+             if decision.scope == "contact_survivor" else {})
+    return ConsentRecord(
+        referral_id=referral_id, scope=decision.scope, granted=decision.granted,
+        purpose=consent_rules.PURPOSES[decision.scope],
+        recipients=consent_rules.RECIPIENTS[decision.scope], expires_at=decision.expires_at,
+        given_at=now, recorded_by=principal.subject,
+        terms={"right_to_revoke_explained": request.consent.explained_right_to_revoke,
+               "retention_days": request.consent.retention_days, **terms},
+    )
+
+
+def _single_scope_release(change: ConsentChange) -> Consent:
+    scope = {change.scope: ScopeConsent(granted=True, expires_at=change.expires_at)}
+    return Consent.model_validate({**scope, "explained_right_to_revoke": True})
+

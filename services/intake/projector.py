@@ -1,0 +1,75 @@
+"""Feeds the read models from Kafka inside the intake process (a background thread).
+
+Offsets are committed only after the database transaction that applied the
+records, and `read_models.apply` is idempotent on the event id, so a crash
+anywhere replays at most a few records and changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kafka import KafkaConsumer
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from services.intake import read_models
+from shared import topics
+from shared.dead_letters import dead_letter
+from shared.kafka import EventPublisher
+from shared.records import IncomingRecord, RejectedRecord
+from shared.settings import KafkaSettings
+
+log = logging.getLogger("haven.intake.projector")
+SOURCES = (topics.REFERRAL_STATUS, topics.REFERRAL_OFFERS, topics.NOTIFICATION_DELIVERIES)
+
+
+class Projector:
+    def __init__(self, engine: Engine, connect: Callable[[], EventPublisher],
+                 kafka: KafkaSettings) -> None:
+        self._engine = engine
+        self._connect = connect
+        self._kafka = kafka
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until `stop` is set; reconnects on broker errors."""
+        while not stop.is_set():
+            try:
+                self._consume(stop)
+            except Exception as error:  # broker gone, DB busy: start over after a pause
+                log.warning("projector restarting", extra={"reason": type(error).__name__})
+                stop.wait(2.0)
+
+    def _consume(self, stop: threading.Event) -> None:
+        publisher = self._connect()
+        consumer = KafkaConsumer(
+            *(spec.name for spec in SOURCES), bootstrap_servers=self._kafka.bootstrap_servers,
+            group_id="haven-intake", enable_auto_commit=False, auto_offset_reset="earliest",
+            client_id="haven-intake-projector",
+        )
+        try:
+            while not stop.is_set():
+                batches = consumer.poll(timeout_ms=500, max_records=200)
+                if batches:
+                    records = [record for batch in batches.values() for record in batch]
+                    self._apply(records, publisher)
+                    consumer.commit()
+        finally:
+            consumer.close()
+            publisher.close()
+
+    def _apply(self, messages: list[Any], publisher: EventPublisher) -> None:
+        with Session(self._engine) as session:
+            for message in messages:
+                record = IncomingRecord(
+                    topic=message.topic, partition=message.partition, offset=message.offset,
+                    key=message.key, value=message.value, headers=list(message.headers or []))
+                try:
+                    read_models.apply(session, publisher.codec.decode(record))
+                except RejectedRecord as rejection:
+                    publisher.send(dead_letter(record, rejection, consumer="intake"))
+            publisher.flush()
+            session.commit()

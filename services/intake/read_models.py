@@ -1,0 +1,43 @@
+"""The referral timeline, projected from events; applying the same event twice changes nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from services.intake.models import Referral, TimelineEntry
+from shared.events import Event, NotificationDelivered, OfferMade, ReferralStatusChanged
+from shared.records import Envelope
+
+
+def describe(event: Event) -> tuple[str, str, datetime] | None:
+    """(kind, detail, when) for the timeline, or None for events the timeline ignores."""
+    if isinstance(event, ReferralStatusChanged):
+        return f"status:{event.status.value}", event.reason, event.changed_at
+    if isinstance(event, OfferMade):
+        return "offered", f"offer {event.offer_id} ranked {event.rank}", event.expires_at
+    if isinstance(event, NotificationDelivered):
+        return f"notification:{event.outcome}", event.channel, event.at
+    return None
+
+
+def apply(session: Session, envelope: Envelope) -> bool:
+    """Record the event in its referral's timeline; False if seen before or not ours."""
+    described = describe(envelope.event)
+    referral_id = getattr(envelope.event, "referral_id", None)
+    if described is None or referral_id is None:
+        return False
+    if session.exec(select(TimelineEntry).where(
+            TimelineEntry.event_id == envelope.attributes.id)).first() is not None:
+        return False
+    kind, detail, at = described
+    session.add(TimelineEntry(event_id=envelope.attributes.id, referral_id=referral_id,
+                              at=at, kind=kind, detail=detail))
+    referral = session.get(Referral, referral_id)
+    if isinstance(envelope.event, ReferralStatusChanged) and referral is not None:
+        if referral.erased_at is None:
+            referral.status = envelope.event.status.value
+            referral.updated_at = envelope.event.changed_at
+            session.add(referral)
+    return True

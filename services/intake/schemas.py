@@ -1,0 +1,156 @@
+"""What the HTTP API accepts and returns. Table models never leave through a route."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+from typing import Literal
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.events.vocabulary import ExploitationType, GenderIdentity, ServiceType, Urgency
+
+LanguageCode = Field(pattern=r"^[a-z]{2,3}$", description="ISO 639 language code, e.g. 'en'")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AgeRange(Strict):
+    min: int = Field(ge=0, le=120)
+    max: int = Field(ge=0, le=120)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AgeRange:
+        if self.min > self.max:
+            raise ValueError("the lowest age must not be above the highest age")
+        return self
+
+
+class Eligibility(Strict):
+    age: int | None = Field(default=None, ge=0, le=120, description="exact age, if known")
+    age_range: AgeRange | None = Field(default=None, description="when only a range is known")
+    gender_identity: GenderIdentity = GenderIdentity.NOT_SAID
+    dependents: int = Field(default=0, ge=0, le=20, description="children coming along")
+    languages: list[str] = Field(default_factory=list, max_length=10)
+    exploitation_types: list[ExploitationType] = Field(default_factory=list, max_length=5)
+    immigration_status: Literal["citizen", "resident", "undocumented", "asylum_seeker",
+                                "unknown"] = "unknown"
+    accessibility: list[Literal["wheelchair", "hearing", "sight", "other"]] = Field(
+        default_factory=list, max_length=4)
+    pets: bool = False
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, codes: list[str]) -> list[str]:
+        for code in codes:
+            if not (2 <= len(code) <= 3 and code.isascii() and code.isalpha() and code.islower()):
+                raise ValueError("languages must be ISO 639 codes such as 'en' or 'nl'")
+        return codes
+
+    @model_validator(mode="after")
+    def _one_age(self) -> Eligibility:
+        if self.age is None and self.age_range is None:
+            raise ValueError("give the person's age or an age range (a guess is fine)")
+        return self
+
+
+class LocationConstraints(Strict):
+    region: str = Field(min_length=1, max_length=64)
+    max_distance_km: int | None = Field(default=None, ge=1, le=5000)
+    avoid_regions: list[str] = Field(default_factory=list, max_length=20)
+
+
+class Contact(Strict):
+    """Optional: outreach often cannot collect these, and the referral goes ahead without."""
+
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40, pattern=r"^\+?[0-9 ()-]{5,40}$")
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class ScopeConsent(Strict):
+    granted: bool = False
+    expires_at: datetime | None = Field(default=None, description="required when granted")
+
+
+class ContactHours(Strict):
+    start: time
+    end: time
+    timezone: str = Field(max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        if zone not in available_timezones():
+            raise ValueError("use a time zone name such as 'Europe/Amsterdam'")
+        return zone
+
+
+class SurvivorContactConsent(ScopeConsent):
+    channel: Literal["sms", "email", "phone_call"] | None = None
+    hours: ContactHours | None = None
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    voicemail_safe: bool = False
+    may_name_organization: bool = False
+    cover_story: str | None = Field(default=None, max_length=200)
+
+
+class Consent(Strict):
+    """Each scope separately; the referral is accepted whatever is (not) granted."""
+
+    share_profile: ScopeConsent = ScopeConsent()
+    share_contact: ScopeConsent = ScopeConsent()
+    contact_survivor: SurvivorContactConsent = SurvivorContactConsent()
+    retention_days: int = Field(default=180, ge=1, le=3650)
+    explained_right_to_revoke: bool = Field(
+        default=False, description="the person was told they can withdraw consent at any time")
+
+
+class ReferralCreate(Strict):
+    needs: list[ServiceType] = Field(min_length=1, max_length=12)
+    urgency: Urgency
+    eligibility: Eligibility
+    location: LocationConstraints
+    preferences: list[str] = Field(default_factory=list, max_length=20)
+    contact: Contact | None = None
+    consent: Consent = Consent()
+
+
+class ReferralCreated(BaseModel):
+    id: uuid.UUID
+    status: str
+    created_at: datetime
+
+
+class ReferralSummary(BaseModel):
+    id: uuid.UUID
+    status: str
+    urgency: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TimelineItem(BaseModel):
+    at: datetime
+    kind: str
+    detail: str
+
+
+class ReferralDetail(ReferralSummary):
+    timeline: list[TimelineItem]
+    consents: dict[str, bool]
+
+
+class ConsentChange(Strict):
+    scope: Literal["share_profile", "share_contact", "contact_survivor"]
+    granted: bool
+    expires_at: datetime | None = None
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int

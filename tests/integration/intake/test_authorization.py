@@ -1,0 +1,100 @@
+"""Every endpoint × every role × own/other organization, generated from the route table.
+
+A new route without an `Allow` rule (and not listed as public) fails here.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from fastapi.routing import APIRoute
+
+from services.intake.api.auth import PUBLIC_ROUTES
+from services.intake.api.deps import Allow
+from services.intake.main import ROUTERS, create_app
+from services.intake.models import Role
+from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
+from tests.support.intake import Intake, referral_body
+
+UNVERSIONED_PUBLIC = {"/healthz", "/readyz"}
+
+
+def _rules(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], frozenset[Role]]:
+    app = create_app(intake=IntakeSettings(), kafka=KafkaSettings(),
+                     runtime=RuntimeSettings(var_dir=tmp_path_factory.mktemp("routes")),
+                     background=False)
+    routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+    published = {(m.upper(), path) for path, ops in app.openapi()["paths"].items() for m in ops}
+    assert published == {(m, r.path) for r in routes for m in r.methods}, (
+        "every published endpoint must come from a router in main.ROUTERS")
+    rules: dict[tuple[str, str], frozenset[Role]] = {}
+    for route in routes:
+        if route.path in UNVERSIONED_PUBLIC | PUBLIC_ROUTES:
+            continue
+        allows = [dep.call for dep in route.dependant.dependencies if isinstance(dep.call, Allow)]
+        assert len(allows) == 1, f"{route.path} declares no role rule (Allow)"
+        for method in route.methods:
+            rules[(method, route.path)] = allows[0].roles
+    return rules
+
+
+def test_every_api_route_has_a_role_rule(tmp_path_factory: pytest.TempPathFactory) -> None:
+    assert len(_rules(tmp_path_factory)) >= 9
+
+
+def _call(intake: Intake, member_name: str, method: str, path: str, referral: str) -> int:
+    url = re.sub(r"\{[^}]+\}", referral, path)
+    bodies = {"/api/v1/referrals": referral_body(),
+              "/api/v1/referrals/{referral_id}/consent": {"scope": "share_contact",
+                                                          "granted": False}}
+    member = intake.members[member_name]
+    answer = intake.client.request(method, url, headers=member.headers, json=bodies.get(path))
+    return answer.status_code
+
+
+def test_matrix(intake: Intake, tmp_path_factory: pytest.TempPathFactory) -> None:
+    created = intake.client.post("/api/v1/referrals", json=referral_body(),
+                                 headers=intake.members["outreach"].headers)
+    referral = created.json()["id"]
+    failures = []
+    for (method, path), roles in sorted(_rules(tmp_path_factory).items()):
+        for name, member in intake.members.items():
+            code = _call(intake, name, method, path, referral)
+            if member.role not in roles:
+                expected_ok = code == 403
+            elif "{referral_id}" in path and name != "outreach":
+                expected_ok = code == 404  # another organization's referral is invisible
+            else:
+                expected_ok = code < 400 or code == 422
+            if not expected_ok:
+                failures.append(f"{method} {path} as {name}: {code}")
+        anonymous = intake.client.request(method, re.sub(r"\{[^}]+\}", referral, path))
+        if anonymous.status_code != 401:
+            failures.append(f"{method} {path} anonymous: {anonymous.status_code}")
+    assert failures == []
+
+
+def test_expired_or_forged_tokens_are_refused(intake: Intake) -> None:
+    forged = {"Authorization": "Bearer " + intake.members["admin"].token[:-4] + "AAAA"}
+    answer = intake.client.get("/api/v1/admin/organizations", headers=forged)
+    assert answer.status_code == 401
+    assert "sign in again" in answer.json()["detail"]
+
+
+def test_api_key_acts_for_its_organization(intake: Intake) -> None:
+    admin = intake.members["admin"].headers
+    outreach = intake.members["outreach"]
+    issued = intake.client.post("/api/v1/admin/api-keys", headers=admin, json={
+        "organization_id": str(outreach.organization_id), "name": "case system",
+        "role": "outreach_worker"})
+    assert issued.status_code == 201
+    key = {"X-API-Key": issued.json()["key"]}
+    created = intake.client.post("/api/v1/referrals", headers=key, json=referral_body())
+    assert created.status_code == 201
+    mine = intake.client.get("/api/v1/referrals", headers=outreach.headers).json()
+    assert created.json()["id"] in [r["id"] for r in mine]
+    bad = intake.client.get("/api/v1/referrals", headers={"X-API-Key": "hvn_nope_nope"})
+    assert bad.status_code == 401
+    assert str(uuid.UUID(created.json()["id"]))
