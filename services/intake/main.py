@@ -15,6 +15,7 @@ from services.intake import errors, handlers
 from services.intake.api import admin, auth, health, referrals
 from services.intake.db import create_db_engine, migrate
 from services.intake.handlers import Ports
+from services.intake.limits import BodySizeLimit
 from services.intake.outbox import OutboxRelay
 from services.intake.projector import Projector
 from services.intake.vault import Vault, load_or_create_key
@@ -62,6 +63,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
+    app.add_middleware(BodySizeLimit)
     return app
 
 

@@ -47,7 +47,7 @@ class Intake:
         return member
 
 
-def _add_member(session: Session, name: str, role: Role) -> Member:
+def add_member(session: Session, name: str, role: Role) -> Member:
     organization = Organization(name=f"{name} org {uuid.uuid4().hex[:6]}",
                                 kind=ROLE_ORG_KIND[role], region="north")
     session.add(organization)
@@ -72,10 +72,10 @@ def running_intake(
     with TestClient(app, raise_server_exceptions=False) as client:
         with Session(app.state.engine) as session:
             members = {
-                "outreach": _add_member(session, "outreach", Role.OUTREACH_WORKER),
-                "other_outreach": _add_member(session, "other", Role.OUTREACH_WORKER),
-                "provider": _add_member(session, "provider", Role.PROVIDER_STAFF),
-                "admin": _add_member(session, "admin", Role.NETWORK_ADMIN),
+                "outreach": add_member(session, "outreach", Role.OUTREACH_WORKER),
+                "other_outreach": add_member(session, "other", Role.OUTREACH_WORKER),
+                "provider": add_member(session, "provider", Role.PROVIDER_STAFF),
+                "admin": add_member(session, "admin", Role.NETWORK_ADMIN),
             }
             session.commit()
         intake = Intake(client, members)
