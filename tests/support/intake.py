@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from services.intake.auth import hash_password
+from services.intake.accounts import create_organization, create_user
 from services.intake.main import create_app
-from services.intake.models import Organization, OrganizationKind, Role, User
+from services.intake.models import OrganizationKind, Role
 from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
 
 PASSWORD = "correct horse battery staple"
@@ -48,15 +48,13 @@ class Intake:
 
 
 def add_member(session: Session, name: str, role: Role) -> Member:
-    organization = Organization(name=f"{name} org {uuid.uuid4().hex[:6]}",
-                                kind=ROLE_ORG_KIND[role], region="north")
-    session.add(organization)
-    session.flush()
-    session.add(User(organization_id=organization.id, username=f"{name}-{uuid.uuid4().hex[:6]}",
-                     display_name=f"Test {name}", role=role,
-                     password_hash=hash_password(PASSWORD)))
-    session.flush()
-    user = session.exec(select(User).where(User.organization_id == organization.id)).one()
+    """An organization of the right kind with one signed-up user."""
+    suffix = uuid.uuid4().hex[:6]
+    organization = create_organization(session=session, name=f"{name} org {suffix}",
+                                       kind=ROLE_ORG_KIND[role], region="north")
+    user = create_user(session=session, organization_id=organization.id,
+                       username=f"{name}-{suffix}", display_name=f"Test {name}", role=role,
+                       password=PASSWORD)
     return Member(user.username, role, organization.id)
 
 

@@ -8,9 +8,10 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
+from services.intake.accounts import create_organization, create_user
 from services.intake.api.deps import Admin, SessionDep
-from services.intake.auth import hash_password, new_api_key
-from services.intake.models import ApiKey, Organization, OrganizationKind, Role, User
+from services.intake.auth import new_api_key
+from services.intake.models import ApiKey, Organization, OrganizationKind, Role
 
 
 class OrganizationIn(BaseModel):
@@ -60,10 +61,7 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 @router.post("/organizations", status_code=status.HTTP_201_CREATED)
 def onboard_organization(body: OrganizationIn, session: SessionDep, _: Admin) -> OrganizationOut:
     """Add an organization to the network."""
-    if session.exec(select(Organization).where(Organization.name == body.name)).first():
-        raise HTTPException(status.HTTP_409_CONFLICT, "An organization with this name exists.")
-    organization = Organization(**body.model_dump())
-    session.add(organization)
+    organization = create_organization(session=session, **body.model_dump())
     session.commit()
     return OrganizationOut(id=organization.id, **body.model_dump())
 
@@ -80,12 +78,7 @@ def onboard_user(body: UserIn, session: SessionDep, _: Admin) -> UserOut:
     """Add a person to an organization with one role."""
     if session.get(Organization, body.organization_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No organization with this id.")
-    if session.exec(select(User).where(User.username == body.username)).first():
-        raise HTTPException(status.HTTP_409_CONFLICT, "This username is taken.")
-    user = User(organization_id=body.organization_id, username=body.username,
-                display_name=body.display_name, role=body.role,
-                password_hash=hash_password(body.password))
-    session.add(user)
+    user = create_user(session=session, **body.model_dump())
     session.commit()
     return UserOut.model_validate(user, from_attributes=True)
 
