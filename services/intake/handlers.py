@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from services.intake import consent as consent_rules
 from services.intake.auth import Principal
-from services.intake.models import ConsentRecord, IdempotencyRecord, Referral
+from services.intake.models import ConsentRecord, IdempotencyRecord, Referral, TimelineEntry
 from services.intake.outbox import enqueue
 from services.intake.schemas import Consent, ConsentChange, ReferralCreate, ScopeConsent
 from services.intake.vault import Vault
@@ -73,12 +73,14 @@ def submit_referral(
         session.add(IdempotencyRecord(organization_id=principal.organization_id,
                                       key=idempotency_key, request_hash=fingerprint,
                                       referral_id=referral.id))
-    _announce(session, ports, ReferralSubmitted(
+    event_id = _announce(session, ports, ReferralSubmitted(
         referral_id=referral.id, outreach_organization_id=principal.organization_id,
         submitted_at=now, profile=_matching_profile(request),
         consents=[ConsentGrant(scope=ConsentScope(d.scope), granted=d.granted,
                                expires_at=d.expires_at) for d in decisions],
     ))
+    session.add(TimelineEntry(event_id=event_id, referral_id=referral.id, at=now,
+                              kind="submitted", detail=f"{len(request.needs)} needs"))
     return referral, True
 
 
@@ -103,10 +105,13 @@ def change_consent(
         purpose=consent_rules.PURPOSES[change.scope],
         recipients=consent_rules.RECIPIENTS[change.scope], expires_at=change.expires_at,
         given_at=now, recorded_by=principal.subject, terms={"changed": True}))
-    _announce(session, ports, ConsentChanged(
+    event_id = _announce(session, ports, ConsentChanged(
         referral_id=referral.id, changed_at=now,
         grant=ConsentGrant(scope=ConsentScope(change.scope), granted=change.granted,
                            expires_at=change.expires_at)))
+    verb = "granted" if change.granted else "withdrawn"
+    session.add(TimelineEntry(event_id=event_id, referral_id=referral.id, at=now,
+                              kind=f"consent:{verb}", detail=change.scope))
 
 
 def erase_referral(
@@ -122,8 +127,10 @@ def erase_referral(
     referral.status = "erased"
     referral.updated_at = now
     session.add(referral)
-    _announce(session, ports, ReferralErased(referral_id=referral.id, reason=reason,
-                                             erased_at=now))
+    event_id = _announce(session, ports, ReferralErased(referral_id=referral.id, reason=reason,
+                                                        erased_at=now))
+    session.add(TimelineEntry(event_id=event_id, referral_id=referral.id, at=now,
+                              kind="erased", detail=reason))
 
 
 def erase_expired(*, session: Session, ports: Ports, now: datetime) -> int:
@@ -144,10 +151,12 @@ def own_referral(session: Session, principal: Principal, referral_id: uuid.UUID)
     return referral
 
 
-def _announce(session: Session, ports: Ports, event: Event) -> None:
+def _announce(session: Session, ports: Ports, event: Event) -> str:
+    """Put the event in the outbox; return its id (the timeline keys on it)."""
     record = ports.codec.encode(event)
     event_id = next(v.decode() for k, v in record.headers if k == "ce_id")
     enqueue(session, record, event_id=event_id)
+    return event_id
 
 
 def _idempotent_replay(

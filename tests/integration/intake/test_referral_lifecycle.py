@@ -1,0 +1,88 @@
+"""Consent changes and erasure: recorded, announced through the outbox, and really erasing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from sqlmodel import Session, select
+
+from services.intake.models import OutboxMessage, Referral
+from services.intake.vault import ReferralDataKey
+from tests.support.intake import Intake, referral_body
+
+CANARY = b"CANARY-NAME-Zyx"
+
+
+def _submit(intake: Intake) -> str:
+    answer = intake.client.post("/api/v1/referrals", json=referral_body(),
+                                headers=intake.members["outreach"].headers)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def _outbox_types(intake: Intake, referral: str) -> list[str]:
+    with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        rows = session.exec(select(OutboxMessage)).all()
+    return [dict((k, v) for k, v in row.headers)["ce_type"] for row in rows
+            if row.key == referral.encode()]
+
+
+def test_personal_data_is_sealed_at_rest_and_not_in_the_event(intake: Intake) -> None:
+    referral = _submit(intake)
+    with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        row = session.get(Referral, uuid.UUID(referral))
+        assert row is not None and row.sealed_contact is not None
+        assert CANARY not in row.sealed_contact and CANARY not in row.sealed_profile
+        outbox = session.exec(select(OutboxMessage)).all()
+    assert all(CANARY not in message.value for message in outbox)
+    event = json.loads(next(m.value for m in outbox if m.key == referral.encode()))
+    assert event["contact"] is None, "contact details never travel with the submission"
+    assert _outbox_types(intake, referral) == ["org.haven.referral.submitted.v1"]
+
+
+def test_withdrawing_consent_is_recorded_and_announced(intake: Intake) -> None:
+    referral = _submit(intake)
+    headers = intake.members["outreach"].headers
+    answer = intake.client.post(f"/api/v1/referrals/{referral}/consent", headers=headers,
+                                json={"scope": "share_contact", "granted": False})
+    assert answer.status_code == 204, answer.text
+    detail = intake.client.get(f"/api/v1/referrals/{referral}", headers=headers).json()
+    assert detail["consents"]["share_contact"] is False
+    assert detail["consents"]["share_profile"] is True
+    assert [i["kind"] for i in detail["timeline"]] == ["submitted", "consent:withdrawn"]
+    assert _outbox_types(intake, referral)[-1] == "org.haven.consent.changed.v1"
+
+
+def test_erasure_destroys_the_key_and_is_announced(intake: Intake) -> None:
+    referral = _submit(intake)
+    headers = intake.members["outreach"].headers
+    assert intake.client.post(f"/api/v1/referrals/{referral}/erase",
+                              headers=headers).status_code == 204
+    with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        assert session.get(ReferralDataKey, uuid.UUID(referral)) is None
+    detail = intake.client.get(f"/api/v1/referrals/{referral}", headers=headers).json()
+    assert detail["status"] == "erased"
+    assert _outbox_types(intake, referral)[-1] == "org.haven.referral.erased.v1"
+    again = intake.client.post(f"/api/v1/referrals/{referral}/consent", headers=headers,
+                               json={"scope": "share_profile", "granted": False})
+    assert again.status_code == 409
+
+
+def test_retention_erases_referrals_whose_period_ended(intake: Intake) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from services.intake.handlers import erase_expired
+
+    referral = uuid.UUID(_submit(intake))
+    app = intake.client.app
+    with Session(app.state.engine) as session:  # type: ignore[attr-defined]
+        assert erase_expired(session=session, ports=app.state.ports,  # type: ignore[attr-defined]
+                             now=datetime.now(UTC)) == 0
+        later = datetime.now(UTC) + timedelta(days=181)
+        assert erase_expired(session=session, ports=app.state.ports,  # type: ignore[attr-defined]
+                             now=later) >= 1
+        session.commit()
+        row = session.get(Referral, referral)
+        assert row is not None and row.erased_at is not None
+        assert session.get(ReferralDataKey, referral) is None
