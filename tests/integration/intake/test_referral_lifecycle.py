@@ -24,7 +24,7 @@ def _submit(intake: Intake) -> str:
 def _outbox_types(intake: Intake, referral: str) -> list[str]:
     with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
         rows = session.exec(select(OutboxMessage)).all()
-    return [dict((k, v) for k, v in row.headers)["ce_type"] for row in rows
+    return [dict(row.headers)["ce_type"] for row in rows
             if row.key == referral.encode()]
 
 
