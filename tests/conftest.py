@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
 
+from deploy.local import postgres
 from deploy.local.broker import BrokerConfig, answers_metadata, start, stop
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings
@@ -23,3 +25,15 @@ def kafka_broker() -> Iterator[KafkaSettings]:
     yield settings
     if not already_running:
         stop(config)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.PostgresConfig]:
+    """A real PostgreSQL (Debian's package, our own cluster): reused if running, else ours."""
+    config = dataclasses.replace(postgres.PostgresConfig.from_env(), fast=True)
+    already_running = postgres.accepts_connections(config)
+    if not already_running:
+        postgres.start(config)
+    yield config
+    if not already_running:
+        postgres.stop(config)

@@ -10,17 +10,29 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import create_engine, text
 
+from deploy.local import postgres
 from tests.support.intake import Intake, running_intake
 
 
-@pytest.fixture(scope="module", params=["sqlite"])
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh, empty database of the parametrized kind."""
     if request.param == "sqlite":
         folder = tmp_path_factory.mktemp("sqlite")
         yield f"sqlite:///{folder / f'intake-{uuid.uuid4().hex[:6]}.sqlite3'}"
+        return
+    server: postgres.PostgresConfig = request.getfixturevalue("postgres_server")
+    name = f"intake_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres.dsn(server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield postgres.dsn(server).rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="module")
