@@ -8,8 +8,9 @@ trust, so every consumer can dead-letter it the same way and move on.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -18,6 +19,7 @@ from shared.envelope import JSON_CONTENT_TYPE, CloudEvent, EnvelopeError, child_
 from shared.events import Event, resolve
 
 MAX_DETAIL = 500
+REACTION_NAMESPACE = uuid.UUID("6f1d8a52-2b7e-4c36-9a51-7e0f1c2d3b4a")
 
 
 class RejectedRecord(Exception):
@@ -93,8 +95,16 @@ class RecordCodec:
         self._writer = payloads[0]
         self._readers = {codec.content_type: codec for codec in payloads}
 
-    def encode(self, event: Event, *, cause: CloudEvent | None = None) -> OutgoingRecord:
-        """A record for `event`; `cause` (the event reacted to) continues its trace."""
+    def encode(
+        self, event: Event, *, cause: CloudEvent | None = None, discriminator: str = ""
+    ) -> OutgoingRecord:
+        """A record for `event`; `cause` (the event reacted to) continues its trace.
+
+        A reaction's id is derived from its cause, so a consumer that handles the
+        same input twice (at-least-once delivery) emits the same event id twice,
+        and everyone downstream drops the repeat. `discriminator` tells apart
+        several events of one type that one cause legitimately produces.
+        """
         attributes = CloudEvent(
             type=event.event_type,
             source=self.source,
@@ -102,6 +112,9 @@ class RecordCodec:
             datacontenttype=self._writer.content_type,
             traceparent=child_traceparent(cause.traceparent if cause else None),
         )
+        if cause is not None:
+            name = f"{cause.id}|{event.event_type}|{event.subject()}|{discriminator}"
+            attributes = replace(attributes, id=str(uuid.uuid5(REACTION_NAMESPACE, name)))
         return self.encode_with(event, attributes)
 
     def encode_with(self, event: Event, attributes: CloudEvent) -> OutgoingRecord:

@@ -65,6 +65,18 @@ def test_reaction_continues_the_trace() -> None:
     assert reaction.traceparent.split("-")[1] == cause.traceparent.split("-")[1]
 
 
+def test_reacting_twice_to_one_cause_gives_the_same_event_id() -> None:
+    codec = RecordCodec(source="/haven/tests")
+    cause = codec.decode(_consumed(codec.encode(_referral()))).attributes
+    reaction = _referral()
+    first = codec.decode(_consumed(codec.encode(reaction, cause=cause))).attributes
+    again = codec.decode(_consumed(codec.encode(reaction, cause=cause))).attributes
+    other = codec.decode(_consumed(codec.encode(reaction, cause=cause,
+                                                discriminator="b"))).attributes
+    assert first.id == again.id != other.id
+    assert codec.encode(reaction).headers != codec.encode(reaction).headers
+
+
 def test_invalid_payload_detail_names_fields_but_never_values() -> None:
     record = RecordCodec(source="/t").encode(_referral())
     body = json.loads(record.value)
