@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.intake.schemas import Consent, ScopeConsent
+from services.intake.schemas import Consent, Contact, ScopeConsent
 
 PURPOSES = {
     "share_profile": "find a provider that can help: needs and eligibility, without identity",
@@ -34,7 +34,12 @@ class ScopeDecision:
     expires_at: datetime | None
 
 
-def check_release(consent: Consent, *, now: datetime) -> list[ScopeDecision]:
+CHANNEL_ADDRESS = {"sms": "phone", "phone_call": "phone", "email": "email"}
+
+
+def check_release(
+    consent: Consent, *, now: datetime, contact: Contact | None = None
+) -> list[ScopeDecision]:
     """Validate a release as a whole; raise ConsentProblem naming the first gap."""
     decisions = []
     for scope in PURPOSES:
@@ -50,6 +55,12 @@ def check_release(consent: Consent, *, now: datetime) -> list[ScopeDecision]:
     if survivor.granted and (survivor.channel is None or survivor.hours is None):
         raise ConsentProblem("consent.contact_survivor",
                              "to contact the person, say which channel and which hours are safe")
+    if survivor.granted and survivor.channel is not None:
+        needed = CHANNEL_ADDRESS[survivor.channel]
+        if contact is None or getattr(contact, needed) is None:
+            raise ConsentProblem(f"contact.{needed}",
+                                 f"to reach the person by {survivor.channel.replace('_', ' ')}, "
+                                 f"give their {needed} under contact")
     return decisions
 
 

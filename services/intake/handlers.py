@@ -53,7 +53,7 @@ def submit_referral(
         earlier = _idempotent_replay(session, principal, idempotency_key, fingerprint)
         if earlier is not None:
             return earlier, False
-    decisions = consent_rules.check_release(request.consent, now=now)
+    decisions = consent_rules.check_release(request.consent, now=now, contact=request.contact)
     referral = Referral(
         organization_id=principal.organization_id, submitted_by=principal.subject,
         urgency=request.urgency.value, sealed_profile=b"", created_at=now, updated_at=now,

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.intake import errors, handlers
-from services.intake.api import admin, auth, health, referrals
+from services.intake.api import admin, auth, health, me, referrals
 from services.intake.db import create_db_engine, migrate
 from services.intake.handlers import Ports
 from services.intake.limits import BodySizeLimit
@@ -24,7 +24,7 @@ from shared.records import RecordCodec
 from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
 
 SOURCE = "/haven/intake"
-ROUTERS = (health.router, auth.router, referrals.router, admin.router)
+ROUTERS = (health.router, auth.router, me.router, referrals.router, admin.router)
 
 
 def create_app(

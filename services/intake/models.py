@@ -45,6 +45,7 @@ class User(SQLModel, table=True):
     role: Role
     password_hash: str
     totp_secret: str | None = None
+    totp_pending: str | None = Field(default=None, description="enrolled, not yet confirmed")
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -56,6 +56,7 @@ CASES: list[tuple[str, Any, str]] = [
     ("right to revoke not explained", _with("consent.explained_right_to_revoke", False),
      "consent.explained_right_to_revoke"),
     ("bad phone", _with("contact.phone", CANARY), "contact.phone"),
+    ("sms consent without a phone", _with("contact", {"name": CANARY}), "contact.phone"),
     ("huge string", _with("contact.name", CANARY * 1000), "contact.name"),
 ]
 
