@@ -1,0 +1,54 @@
+"""Other parties' public keys, as published in the directory: who to encrypt to, who signed."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from shared.crypto.errors import SealError
+from shared.crypto.keys import KemAlgorithm, PublicKem, load_kem_public
+from shared.crypto.keystore import PublicKeyRecord
+
+
+@dataclass(frozen=True)
+class EncryptionKey:
+    owner: str
+    key_id: str
+    algorithm: KemAlgorithm
+    public: PublicKem
+
+
+class PublicKeys:
+    """Resolves owners to their active encryption key and signing key ids to their owner."""
+
+    def __init__(self, records: Iterable[PublicKeyRecord] = ()) -> None:
+        self._records: dict[str, PublicKeyRecord] = {}
+        for record in records:
+            self.add(record)
+
+    def add(self, record: PublicKeyRecord) -> None:
+        """Learn or update a key (e.g. from a directory event); rotation adds a newer one."""
+        self._records[record.kem_key_id] = record
+
+    def remove(self, kem_key_id: str) -> None:
+        """Forget a retired key: its signatures are no longer accepted."""
+        self._records.pop(kem_key_id, None)
+
+    def encryption_key(self, owner: str) -> EncryptionKey:
+        active = [r for r in self._records.values() if r.owner == owner and r.status == "active"]
+        if not active:
+            raise SealError("not-a-recipient", f"no published key for {owner}")
+        record = max(active, key=lambda r: r.created_at)
+        return EncryptionKey(owner, record.kem_key_id, record.kem_algorithm,
+                             load_kem_public(record.kem_algorithm,
+                                             base64.b64decode(record.kem_public_b64)))
+
+    def verifying_key(self, signing_key_id: str) -> tuple[str, ed25519.Ed25519PublicKey]:
+        for record in self._records.values():
+            if record.signing_key_id == signing_key_id:
+                raw = base64.b64decode(record.signing_public_b64)
+                return record.owner, ed25519.Ed25519PublicKey.from_public_bytes(raw)
+        raise SealError("unknown-signing-key", f"no published signing key {signing_key_id[:32]}")
