@@ -18,6 +18,7 @@ from kafka.admin import (
 )
 
 from shared.events import Event
+from shared.partitioning import ReferralPartitioner
 from shared.records import OutgoingRecord, RecordCodec
 from shared.settings import KafkaSettings
 from shared.topics import CATALOG, TopicSpec
@@ -34,6 +35,7 @@ def create_producer(settings: KafkaSettings, *, client_id: str) -> KafkaProducer
         batch_size=settings.batch_size,
         request_timeout_ms=settings.request_timeout_ms,
         max_in_flight_requests_per_connection=5,
+        partitioner=ReferralPartitioner(),
     )
 
 

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from shared.envelope import JSON_CONTENT_TYPE, CloudEvent, EnvelopeError, child_traceparent
+from shared.envelope import (
+    JSON_CONTENT_TYPE,
+    CloudEvent,
+    EnvelopeError,
+    Headers,
+    child_traceparent,
+)
 from shared.events import Event, resolve
 
 MAX_DETAIL = 500
@@ -87,13 +93,35 @@ class JsonPayload:
         return body
 
 
-class RecordCodec:
-    """Encodes and decodes records for one producer identity (`source`)."""
+class Signer(Protocol):
+    """Appends signature headers to a finished record (shared.crypto's Ed25519 signer)."""
 
-    def __init__(self, *, source: str, payloads: Sequence[PayloadCodec] = (JsonPayload(),)):
+    def __call__(self, headers: Headers, key: bytes, value: bytes) -> list[tuple[str, bytes]]: ...
+
+
+class Verifier(Protocol):
+    """Checks a record's signature before anything else; raises with a `reason`."""
+
+    def __call__(self, headers: Headers, key: bytes | None, value: bytes | None) -> str: ...
+
+
+class RecordCodec:
+    """Encodes and decodes records for one producer identity (`source`).
+
+    `payloads` are tried by content type on the way in; the first one writes,
+    except that event types the sealing policy does not cover use plain JSON.
+    With a `signer`, every record leaves signed; with a `verifier`, nothing
+    unsigned or wrongly signed gets past `decode`.
+    """
+
+    def __init__(self, *, source: str, payloads: Sequence[PayloadCodec] = (JsonPayload(),),
+                 signer: Signer | None = None, verifier: Verifier | None = None,
+                 writer_for: Callable[[str], PayloadCodec] | None = None) -> None:
         self.source = source
-        self._writer = payloads[0]
+        self._writer_for = writer_for or (lambda _event_type: payloads[0])
         self._readers = {codec.content_type: codec for codec in payloads}
+        self._signer = signer
+        self._verifier = verifier
 
     def encode(
         self, event: Event, *, cause: CloudEvent | None = None, discriminator: str = ""
@@ -109,7 +137,7 @@ class RecordCodec:
             type=event.event_type,
             source=self.source,
             subject=event.subject(),
-            datacontenttype=self._writer.content_type,
+            datacontenttype=self._writer_for(event.event_type).content_type,
             traceparent=child_traceparent(cause.traceparent if cause else None),
         )
         if cause is not None:
@@ -119,14 +147,43 @@ class RecordCodec:
 
     def encode_with(self, event: Event, attributes: CloudEvent) -> OutgoingRecord:
         """A record with attributes chosen by the caller (re-publishing, outbox replay)."""
-        value = self._writer.encode(event.model_dump(mode="json"), attributes)
-        return OutgoingRecord(
+        value = self._writer_for(event.event_type).encode(event.model_dump(mode="json"),
+                                                          attributes)
+        return self.signed(OutgoingRecord(
             topic=event.topic.name, key=event.key().encode(), value=value,
             headers=attributes.to_headers(),
-        )
+        ))
+
+    def encode_all(
+        self, event: Event, *, cause: CloudEvent | None = None, discriminator: str = ""
+    ) -> list[OutgoingRecord]:
+        """The records to publish, in order: any new key grants first, then the event."""
+        record = self.encode(event, cause=cause, discriminator=discriminator)
+        return [*self.take_grants(event.event_type), record]
+
+    def take_grants(self, event_type: str) -> list[OutgoingRecord]:
+        """Grant records the sealing writer queued, signed, and forgotten by the writer."""
+        writer = self._writer_for(event_type)
+        pending: list[OutgoingRecord] = getattr(writer, "pending_grants", [])
+        grants = [self.signed(grant) for grant in pending]
+        pending.clear()
+        return grants
+
+    def signed(self, record: OutgoingRecord) -> OutgoingRecord:
+        """The record with signature headers, when this codec signs."""
+        if self._signer is None:
+            return record
+        extra = self._signer(record.headers, record.key, record.value)
+        return replace(record, headers=[*record.headers, *extra])
 
     def decode(self, record: IncomingRecord) -> Envelope:
-        """Validate headers, type and body, or raise RejectedRecord saying why."""
+        """Verify, then validate headers, type and body, or raise RejectedRecord saying why."""
+        if self._verifier is not None:
+            try:
+                self._verifier(record.headers, record.key, record.value)
+            except Exception as error:  # SealError from shared.crypto, with a reason code
+                raise RejectedRecord(getattr(error, "reason", "bad-signature"),
+                                     getattr(error, "detail", "")) from error
         try:
             attributes = CloudEvent.from_headers(record.headers)
         except EnvelopeError as error:

@@ -14,6 +14,7 @@ from typing import Any
 import faust
 
 from shared.dead_letters import dead_letter
+from shared.partitioning import referral_partitioner
 from shared.records import Envelope, IncomingRecord, RecordCodec, RejectedRecord
 from shared.settings import KafkaSettings, RuntimeSettings
 from shared.topics import TopicSpec
@@ -39,6 +40,7 @@ def create_faust_app(
         topic_disable_leader=True,
         topic_replication_factor=kafka.replication_factor,
         producer_acks=-1,
+        producer_partitioner=referral_partitioner,
         consumer_auto_offset_reset="earliest",
         web_enabled=web_port is not None,
         web_port=web_port or 6066,

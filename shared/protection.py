@@ -1,0 +1,136 @@
+"""Sealing event bodies for their readers, and opening them: the bridge from events to crypto.
+
+`SealedPayload` is a PayloadCodec: on the way out it encrypts the body's views
+for the readers `shared.recipients` names, reusing one grant per referral and
+reader while the process lives, and queues the grant records that must be
+published before the event; on the way in it opens the view this service may
+read with the referral key from its ring.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Any
+
+from shared import topics
+from shared.crypto import (
+    Binding,
+    Grant,
+    KeyRing,
+    KeyStore,
+    PublicKeys,
+    SealError,
+    new_grant,
+    open_grant,
+    open_view,
+    readable_views,
+    seal_grant,
+    seal_views,
+    sign_record,
+    verify_record,
+)
+from shared.envelope import CloudEvent, Headers
+from shared.recipients import SEALED_TYPES, referral_of, views_for
+from shared.records import JsonPayload, OutgoingRecord, PayloadCodec, RecordCodec, RejectedRecord
+
+SEALED_CONTENT_TYPE = "application/vnd.haven.sealed.v1"
+GRANT_CONTENT_TYPE = "application/vnd.haven.grant.v1"
+_CACHE = 10_000
+
+
+class SealedPayload:
+    """Encrypts bodies to their readers and opens the views this owner may read."""
+
+    content_type = SEALED_CONTENT_TYPE
+
+    def __init__(self, *, owner: str, public_keys: PublicKeys, ring: KeyRing) -> None:
+        self.owner = owner
+        self._public_keys = public_keys
+        self._ring = ring
+        self._issued: OrderedDict[tuple[str, str], Grant] = OrderedDict()
+        self.pending_grants: list[OutgoingRecord] = []
+
+    def encode(self, body: dict[str, Any], attributes: CloudEvent) -> bytes:
+        views = views_for(attributes.type, body)
+        referral = referral_of(attributes.type, body)
+        if views is None or referral is None:
+            raise SealError("not-a-recipient", f"{attributes.type} is not a sealed event type")
+        plaintext = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        binding = Binding(attributes.id, attributes.type, attributes.subject, referral)
+        sealed = {name: (plaintext, [self._grant(referral, reader) for reader in readers])
+                  for name, readers in views.items()}
+        return seal_views(binding, sealed)
+
+    def decode(self, value: bytes, attributes: CloudEvent) -> dict[str, Any]:
+        binding = Binding(attributes.id, attributes.type, attributes.subject, attributes.subject)
+        try:
+            mine = readable_views(value, self.owner)
+            if not mine:
+                raise SealError("not-a-recipient", f"{self.owner} reads no view of this event")
+            body = json.loads(open_view(value, binding, mine[0], self.owner, self._ring))
+        except SealError as error:
+            raise RejectedRecord(error.reason, error.detail) from error
+        if not isinstance(body, dict):
+            raise RejectedRecord("malformed-payload", "sealed body is not a JSON object")
+        return body
+
+    def _grant(self, referral: str, reader: str) -> Grant:
+        """Reuse this process's grant for (referral, reader); a restart just issues a new one."""
+        grant = self._issued.get((referral, reader))
+        if grant is None:
+            grant = new_grant(referral, reader)
+            value = seal_grant(grant, self._public_keys.encryption_key(reader))
+            self.pending_grants.append(OutgoingRecord(
+                topic=topics.REFERRAL_KEYS.name, key=grant.record_key.encode(), value=value,
+                headers=[("content-type", GRANT_CONTENT_TYPE.encode()),
+                         ("ce_subject", referral.encode())]))
+            self._issued[(referral, reader)] = grant
+            if len(self._issued) > _CACHE:
+                self._issued.popitem(last=False)
+            if reader == self.owner:
+                self._ring.put(grant)
+        return grant
+
+    def forget(self, referral: str) -> None:
+        """Erasure: never reuse this referral's grants again."""
+        for key in [k for k in self._issued if k[0] == referral]:
+            del self._issued[key]
+
+
+def accept_grant(record_key: bytes, value: bytes | None, *, owner: str, keys: KeyStore,
+                 ring: KeyRing) -> Grant | None:
+    """Take a `referral.keys` record: open it if it is ours, note a tombstone, else ignore."""
+    try:
+        referral, recipient, _ = record_key.decode().split("/")
+    except (UnicodeDecodeError, ValueError) as error:
+        raise SealError("malformed", "grant key is not referral/recipient/id") from error
+    if recipient != owner:
+        return None
+    if value is None:  # tombstone: the referral was erased
+        ring.erase(referral)
+        return None
+    grant = open_grant(record_key.decode(), value, keys)
+    ring.put(grant)
+    return grant
+
+
+def protected_codec(*, source: str, owner: str, keys: KeyStore, public_keys: PublicKeys,
+                    ring: KeyRing) -> tuple[RecordCodec, SealedPayload]:
+    """The codec a service uses: signs everything, seals referral events, verifies all."""
+    sealed = SealedPayload(owner=owner, public_keys=public_keys, ring=ring)
+    plain = JsonPayload()
+    identity = keys.active(owner)
+
+    def sign(headers: Headers, key: bytes, value: bytes) -> list[tuple[str, bytes]]:
+        return sign_record(identity.signing, headers, key, value)
+
+    def verify(headers: Headers, key: bytes | None, value: bytes | None) -> str:
+        return verify_record(public_keys, headers, key, value)
+
+    def writer_for(event_type: str) -> PayloadCodec:
+        return sealed if event_type in SEALED_TYPES else plain
+
+    codec = RecordCodec(source=source, payloads=(sealed, plain), signer=sign, verifier=verify,
+                        writer_for=writer_for)
+    return codec, sealed

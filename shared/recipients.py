@@ -1,0 +1,48 @@
+"""Who may read which event: the contract for sealing, in one table.
+
+Events about a referral are sealed for exactly these readers; directory and
+capacity events carry no personal data (confidential addresses never enter
+them) and are signed but not sealed. Service owners are `service:<name>`;
+organizations are `org:<uuid>`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+INTAKE = "service:intake"
+MATCHING = "service:matching"
+NOTIFIER = "service:notifier"
+SERVICES = (INTAKE, MATCHING, NOTIFIER)
+
+# event type -> {view name -> readers}; "org:{organization_id}" is filled from the event.
+_POLICY: dict[str, dict[str, tuple[str, ...]]] = {
+    "org.haven.referral.submitted.v1": {"matching_profile": (MATCHING, NOTIFIER, INTAKE)},
+    "org.haven.referral.status_changed.v1": {"status": SERVICES},
+    "org.haven.consent.changed.v1": {"consent": SERVICES},
+    "org.haven.referral.erased.v1": {"erasure": SERVICES},
+    "org.haven.referral.offer_made.v1": {
+        "offer_summary": (NOTIFIER, INTAKE, MATCHING, "org:{organization_id}")},
+    "org.haven.referral.offer_accepted.v1": {"response": (MATCHING, INTAKE, NOTIFIER)},
+    "org.haven.referral.offer_declined.v1": {"response": (MATCHING, INTAKE, NOTIFIER)},
+    "org.haven.capacity.held.v1": {"hold": (MATCHING, INTAKE)},
+    "org.haven.notification.delivered.v1": {"delivery": (INTAKE, NOTIFIER)},
+}
+
+
+SEALED_TYPES = frozenset(_POLICY)
+
+
+def views_for(event_type: str, body: dict[str, Any]) -> dict[str, tuple[str, ...]] | None:
+    """Readers per view for a sealed event type, or None when the type is only signed."""
+    policy = _POLICY.get(event_type)
+    if policy is None:
+        return None
+    return {view: tuple(reader.format(**body) for reader in readers)
+            for view, readers in policy.items()}
+
+
+def referral_of(event_type: str, body: dict[str, Any]) -> str | None:
+    """The referral an event's keys belong to (erasure shreds them together)."""
+    referral = body.get("referral_id")
+    return str(referral) if referral is not None and event_type in _POLICY else None
