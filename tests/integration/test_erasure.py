@@ -114,7 +114,9 @@ def test_erased_referral_stays_closed_after_compaction(
         producer.send(keys.name, key=grant.key, value=None).get(timeout=30)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        producer.send(keys.name, key=b"filler/x/00", value=b"roll the segment").get(timeout=30)
+        for partition in range(keys.partitions):  # a segment rolls only when written to
+            producer.send(keys.name, key=b"filler/x/00", value=b"roll the segment",
+                          partition=partition).get(timeout=30)
         remaining = [r for r in _everything(kafka_broker.bootstrap_servers, keys.name)
                      if (r.key or b"").startswith(str(erased.referral_id).encode()) and r.value]
         if not remaining:
