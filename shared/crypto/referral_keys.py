@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shared.crypto.errors import SealError
-from shared.crypto.keystore import KeyStore
+from shared.crypto.keys import KemKeyPair
 from shared.crypto.public_keys import EncryptionKey
 from shared.crypto.wire import Reader, field
 
@@ -63,7 +63,13 @@ def seal_grant(grant: Grant, to: EncryptionKey) -> bytes:
     return bytes([GRANT_VERSION]) + field(to.key_id.encode(), 1) + sealed
 
 
-def open_grant(record_key: str, value: bytes, keys: KeyStore) -> Grant:
+class KemKeyLookup(Protocol):
+    """The one thing opening a grant needs from a key store."""
+
+    def kem_by_id(self, kem_key_id: str) -> KemKeyPair: ...
+
+
+def open_grant(record_key: str, value: bytes, keys: KemKeyLookup) -> Grant:
     """Recover the referral key with the recipient's private key, or SealError."""
     try:
         referral_id, recipient, grant_hex = record_key.split("/")
