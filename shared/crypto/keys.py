@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
@@ -71,7 +72,7 @@ class KemKeyPair:
         seed = mlkem.MLKEM768PrivateKey.from_seed_bytes(self.private_bytes[:MLKEM768_SEED_BYTES])
         return seed.public_key().public_bytes_raw() + x_public
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         return key_id("kem", self.algorithm.value, self.public_bytes())
 
@@ -102,12 +103,17 @@ class SigningKeyPair:
     def generate(cls) -> SigningKeyPair:
         return cls(ed25519.Ed25519PrivateKey.generate().private_bytes_raw())
 
-    def private_key(self) -> ed25519.Ed25519PrivateKey:
+    @cached_property
+    def _private(self) -> ed25519.Ed25519PrivateKey:
         return ed25519.Ed25519PrivateKey.from_private_bytes(self.private_bytes)
 
-    def public_bytes(self) -> bytes:
-        return self.private_key().public_key().public_bytes_raw()
+    def private_key(self) -> ed25519.Ed25519PrivateKey:
+        """Parsed once per key pair: parsing costs more than a signature."""
+        return self._private
 
-    @property
+    def public_bytes(self) -> bytes:
+        return self._private.public_key().public_bytes_raw()
+
+    @cached_property
     def key_id(self) -> str:
         return key_id("sign", "ed25519", self.public_bytes())

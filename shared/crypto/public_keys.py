@@ -26,16 +26,19 @@ class PublicKeys:
 
     def __init__(self, records: Iterable[PublicKeyRecord] = ()) -> None:
         self._records: dict[str, PublicKeyRecord] = {}
+        self._verifiers: dict[str, tuple[str, ed25519.Ed25519PublicKey]] = {}
         for record in records:
             self.add(record)
 
     def add(self, record: PublicKeyRecord) -> None:
         """Learn or update a key (e.g. from a directory event); rotation adds a newer one."""
         self._records[record.kem_key_id] = record
+        self._verifiers.clear()
 
     def remove(self, kem_key_id: str) -> None:
         """Forget a retired key: its signatures are no longer accepted."""
         self._records.pop(kem_key_id, None)
+        self._verifiers.clear()
 
     def encryption_key(self, owner: str) -> EncryptionKey:
         active = [r for r in self._records.values() if r.owner == owner and r.status == "active"]
@@ -47,8 +50,14 @@ class PublicKeys:
                                              base64.b64decode(record.kem_public_b64)))
 
     def verifying_key(self, signing_key_id: str) -> tuple[str, ed25519.Ed25519PublicKey]:
+        """The signer's owner and key; parsed keys are cached until the set changes."""
+        cached = self._verifiers.get(signing_key_id)
+        if cached is not None:
+            return cached
         for record in self._records.values():
             if record.signing_key_id == signing_key_id:
                 raw = base64.b64decode(record.signing_public_b64)
-                return record.owner, ed25519.Ed25519PublicKey.from_public_bytes(raw)
+                found = record.owner, ed25519.Ed25519PublicKey.from_public_bytes(raw)
+                self._verifiers[signing_key_id] = found
+                return found
         raise SealError("unknown-signing-key", f"no published signing key {signing_key_id[:32]}")
