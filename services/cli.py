@@ -6,6 +6,7 @@ import typer
 
 from deploy.local import broker as local_broker
 from deploy.local import up as local_up
+from shared.crypto.cli import keys_app
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings
 from shared.topics import CATALOG
@@ -15,6 +16,7 @@ topics_app = typer.Typer(help="Kafka topics, as declared in shared/topics.py.")
 broker_app = typer.Typer(help="The local single-node Kafka broker (development, tests, demo).")
 app.add_typer(topics_app, name="topics")
 app.add_typer(broker_app, name="broker")
+app.add_typer(keys_app, name="keys")
 
 
 @app.command()
