@@ -53,7 +53,7 @@ class EventPublisher:
     def send(self, record: OutgoingRecord) -> Any:
         """Queue a ready record and return the client's future (for batching callers)."""
         return self._producer.send(
-            record.topic, key=record.key, value=record.value, headers=record.headers
+            record.topic, key=record.key, value=record.wire_value, headers=record.headers
         )
 
     def flush(self) -> None:

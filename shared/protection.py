@@ -21,6 +21,7 @@ from shared.crypto import (
     KeyStore,
     PublicKeys,
     SealError,
+    grant_ids,
     new_grant,
     open_grant,
     open_view,
@@ -44,8 +45,10 @@ class SealedPayload:
 
     content_type = SEALED_CONTENT_TYPE
 
-    def __init__(self, *, owner: str, public_keys: PublicKeys, ring: KeyRing) -> None:
+    def __init__(self, *, owner: str, public_keys: PublicKeys, ring: KeyRing,
+                 reuse_grants: bool = True) -> None:
         self.owner = owner
+        self._reuse = reuse_grants
         self._public_keys = public_keys
         self._ring = ring
         self._issued: OrderedDict[tuple[str, str], Grant] = OrderedDict()
@@ -76,8 +79,13 @@ class SealedPayload:
         return body
 
     def _grant(self, referral: str, reader: str) -> Grant:
-        """Reuse this process's grant for (referral, reader); a restart just issues a new one."""
-        grant = self._issued.get((referral, reader))
+        """Reuse this process's grant for (referral, reader); a restart just issues a new one.
+
+        A producer whose records can be rolled back after encoding (a database
+        transaction around an outbox) must not reuse: a grant that was never
+        published would make later events unreadable.
+        """
+        grant = self._issued.get((referral, reader)) if self._reuse else None
         if grant is None:
             grant = new_grant(referral, reader)
             value = seal_grant(grant, self._public_keys.encryption_key(reader))
@@ -115,11 +123,33 @@ def accept_grant(record_key: bytes, value: bytes | None, *, owner: str, keys: Ke
     return grant
 
 
+class PlainPayload(JsonPayload):
+    """JSON for event types that carry no personal data; refuses types that must be sealed."""
+
+    def decode(self, value: bytes, attributes: CloudEvent) -> dict[str, Any]:
+        if attributes.type in SEALED_TYPES:
+            raise RejectedRecord("not-sealed", f"{attributes.type} must arrive sealed")
+        return super().decode(value, attributes)
+
+
+def needed_grants(value: bytes | None, headers: Headers, owner: str) -> tuple[str, list[bytes]]:
+    """(referral, grant ids) a sealed record needs before `owner` can open it; empty if none."""
+    found = {name: bytes(raw) for name, raw in headers}
+    if found.get("content-type") != SEALED_CONTENT_TYPE.encode() or not value:
+        return "", []
+    try:
+        return found.get("ce_subject", b"").decode(), grant_ids(value, owner)
+    except (SealError, UnicodeDecodeError):
+        return "", []
+
+
 def protected_codec(*, source: str, owner: str, keys: KeyStore, public_keys: PublicKeys,
-                    ring: KeyRing) -> tuple[RecordCodec, SealedPayload]:
+                    ring: KeyRing, reuse_grants: bool = True
+                    ) -> tuple[RecordCodec, SealedPayload]:
     """The codec a service uses: signs everything, seals referral events, verifies all."""
-    sealed = SealedPayload(owner=owner, public_keys=public_keys, ring=ring)
-    plain = JsonPayload()
+    sealed = SealedPayload(owner=owner, public_keys=public_keys, ring=ring,
+                           reuse_grants=reuse_grants)
+    plain = PlainPayload()
     identity = keys.active(owner)
 
     def sign(headers: Headers, key: bytes, value: bytes) -> list[tuple[str, bytes]]:

@@ -39,10 +39,17 @@ class RejectedRecord(Exception):
 
 @dataclass(frozen=True)
 class OutgoingRecord:
+    """A record to publish; `tombstone` sends a null value (deletes the key when compacted)."""
+
     topic: str
     key: bytes
     value: bytes
     headers: list[tuple[str, bytes]]
+    tombstone: bool = False
+
+    @property
+    def wire_value(self) -> bytes | None:
+        return None if self.tombstone else self.value
 
 
 @dataclass(frozen=True)

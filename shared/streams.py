@@ -14,8 +14,10 @@ from typing import Any
 import faust
 
 from shared.dead_letters import dead_letter
+from shared.grant_follower import GrantFollower
 from shared.partitioning import referral_partitioner
-from shared.records import Envelope, IncomingRecord, RecordCodec, RejectedRecord
+from shared.protection import needed_grants
+from shared.records import Envelope, IncomingRecord, OutgoingRecord, RecordCodec, RejectedRecord
 from shared.settings import KafkaSettings, RuntimeSettings
 from shared.topics import TopicSpec
 
@@ -57,11 +59,20 @@ def faust_topic(app: faust.App, spec: TopicSpec) -> faust.TopicT:
 
 
 async def verified(
-    stream: faust.StreamT[Any], *, app: faust.App, codec: RecordCodec, consumer: str
+    stream: faust.StreamT[Any], *, app: faust.App, codec: RecordCodec, consumer: str,
+    grants: GrantFollower | None = None,
 ) -> AsyncIterator[Envelope]:
-    """Yield the events that decode; dead-letter the others with their reason."""
+    """Yield the events that verify and decode; dead-letter the others with their reason.
+
+    A sealed event can overtake its grant (they travel on different topics), so
+    with a grant follower the loop waits a few seconds for the grant first.
+    """
     async for event in stream.events():
         record = _incoming(event)
+        if grants is not None:
+            referral, needed = needed_grants(record.value, record.headers, grants.owner)
+            if needed:
+                await grants.await_for(referral, needed)
         try:
             yield codec.decode(record)
         except RejectedRecord as rejection:
@@ -75,9 +86,11 @@ async def verified(
                            headers=letter.headers)
 
 
-async def publish(app: faust.App, record: Any) -> None:
-    """Send an OutgoingRecord from inside an agent, through the app's producer."""
-    await app.send(record.topic, key=record.key, value=record.value, headers=record.headers)
+async def publish(app: faust.App, *records: OutgoingRecord) -> None:
+    """Send records from inside an agent, in order, through the app's producer."""
+    for record in records:
+        await app.send(record.topic, key=record.key, value=record.wire_value,
+                       headers=record.headers)
 
 
 def _incoming(event: faust.EventT[Any]) -> IncomingRecord:

@@ -12,9 +12,10 @@ from sqlmodel import Session, col, select
 from services.intake import consent as consent_rules
 from services.intake.auth import Principal
 from services.intake.models import ConsentRecord, IdempotencyRecord, Referral, TimelineEntry
-from services.intake.outbox import enqueue
+from services.intake.outbox import enqueue, tombstone
 from services.intake.schemas import Consent, ConsentChange, ReferralCreate, ScopeConsent
 from services.intake.vault import Vault
+from shared import topics
 from shared.events import (
     ConsentChanged,
     ConsentGrant,
@@ -24,6 +25,8 @@ from shared.events import (
     ReferralSubmitted,
 )
 from shared.events.vocabulary import ConsentScope
+from shared.grant_follower import GrantFollower
+from shared.protection import SealedPayload
 from shared.records import RecordCodec
 
 
@@ -41,6 +44,8 @@ class Ports:
 
     vault: Vault
     codec: RecordCodec
+    sealed: SealedPayload | None = None
+    grants: GrantFollower | None = None
 
 
 def submit_referral(
@@ -121,6 +126,7 @@ def erase_referral(
     if referral.erased_at is not None:
         return
     ports.vault.erase(session, referral.id)
+    _shred_grants(session, ports, str(referral.id))
     referral.sealed_profile = b""
     referral.sealed_contact = None
     referral.erased_at = now
@@ -152,11 +158,25 @@ def own_referral(session: Session, principal: Principal, referral_id: uuid.UUID)
 
 
 def _announce(session: Session, ports: Ports, event: Event) -> str:
-    """Put the event in the outbox; return its id (the timeline keys on it)."""
-    record = ports.codec.encode(event)
-    event_id = next(v.decode() for k, v in record.headers if k == "ce_id")
-    enqueue(session, record, event_id=event_id)
+    """Put the event (after any new key grants) in the outbox; return the event's id."""
+    event_id = ""
+    for record in ports.codec.encode_all(event):
+        ce_id = dict(record.headers).get("ce_id")
+        event_id = ce_id.decode() if ce_id else f"grant:{record.key.rsplit(b'/', 1)[-1].decode()}"
+        enqueue(session, record, event_id=event_id)
     return event_id
+
+
+def _shred_grants(session: Session, ports: Ports, referral: str) -> None:
+    """Tombstone every grant of the referral on `referral.keys`, and forget our own."""
+    if ports.sealed is not None:
+        ports.sealed.forget(referral)
+    if ports.grants is None:
+        return
+    for record_key in ports.grants.grant_record_keys(referral):
+        enqueue(session, tombstone(topics.REFERRAL_KEYS.name, record_key),
+                event_id=f"tombstone:{record_key.rsplit(b'/', 1)[-1].decode()}")
+    ports.grants.ring.erase(referral)
 
 
 def _idempotent_replay(

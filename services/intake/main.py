@@ -19,8 +19,9 @@ from services.intake.limits import BodySizeLimit
 from services.intake.outbox import OutboxRelay
 from services.intake.projector import Projector
 from services.intake.vault import Vault, load_or_create_key
+from shared.identity import service_codec
 from shared.kafka import BrokerProbe, EventPublisher, create_producer
-from shared.records import RecordCodec
+from shared.recipients import INTAKE
 from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
 
 SOURCE = "/haven/intake"
@@ -33,7 +34,9 @@ def create_app(
 ) -> FastAPI:
     """Build the ASGI app; the database is migrated and workers start in the lifespan."""
     engine = create_db_engine(intake.effective_database_url(runtime))
-    codec = RecordCodec(source=SOURCE)
+    # Outbox transactions can roll back after encoding: never reuse a grant across them.
+    codec, sealed, grants = service_codec(INTAKE, source=SOURCE, runtime=runtime, kafka=kafka,
+                                          reuse_grants=False)
 
     def connect() -> EventPublisher:
         return EventPublisher(create_producer(kafka, client_id="haven-intake"), codec)
@@ -43,12 +46,16 @@ def create_app(
         migrate(engine)
         stop = threading.Event()
         threads = _background_workers(engine, connect, kafka, app.state.ports, stop)
-        for thread in threads if background else []:
-            thread.start()
+        if background:
+            grants.start()
+            for thread in threads:
+                thread.start()
         yield
         stop.set()
-        for thread in threads if background else []:
-            thread.join(timeout=30)
+        if background:
+            for thread in threads:
+                thread.join(timeout=30)
+            grants.stop()
         engine.dispose()
 
     app = FastAPI(title="Haven intake", version="1", openapi_url="/openapi.json",
@@ -58,7 +65,7 @@ def create_app(
     app.state.token_secret = (intake.token_secret.get_secret_value() if intake.token_secret
                               else load_or_create_key(keys / "intake-token.key").hex())
     kek = load_or_create_key(intake.data_key_file or keys / "intake-data.key")
-    app.state.ports = Ports(vault=Vault(kek), codec=codec)
+    app.state.ports = Ports(vault=Vault(kek), codec=codec, sealed=sealed, grants=grants)
     app.state.broker_probe = BrokerProbe(kafka)
     for router in ROUTERS:
         app.include_router(router)
@@ -72,7 +79,7 @@ def _background_workers(
     stop: threading.Event,
 ) -> list[threading.Thread]:
     relay = OutboxRelay(engine, connect)
-    projector = Projector(engine, connect, kafka)
+    projector = Projector(engine, connect, kafka, grants=ports.grants)
     return [
         threading.Thread(target=relay.run, args=(stop,), name="outbox-relay", daemon=True),
         threading.Thread(target=projector.run, args=(stop,), name="projector", daemon=True),

@@ -10,6 +10,7 @@ on SQLite run one.
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 from collections.abc import Callable
@@ -29,8 +30,17 @@ def enqueue(session: Session, record: OutgoingRecord, *, event_id: str) -> None:
     """Add a ready record to the outbox in the current transaction."""
     session.add(OutboxMessage(
         event_id=event_id, topic=record.topic, key=record.key, value=record.value,
-        headers=[[name, value.decode()] for name, value in record.headers],
+        headers=[[name, base64.b64encode(value).decode()] for name, value in record.headers],
     ))
+
+
+TOMBSTONE_HEADER = "haven_tombstone"
+
+
+def tombstone(topic: str, key: bytes) -> OutgoingRecord:
+    """A record that deletes `key` from a compacted topic (sent with a null value)."""
+    return OutgoingRecord(topic=topic, key=key, value=b"", headers=[(TOMBSTONE_HEADER, b"1")],
+                          tombstone=True)
 
 
 class OutboxRelay:
@@ -85,5 +95,8 @@ class OutboxRelay:
 
 
 def _record(row: OutboxMessage) -> OutgoingRecord:
-    return OutgoingRecord(topic=row.topic, key=row.key, value=row.value,
-                          headers=[(name, value.encode()) for name, value in row.headers])
+    headers = [(name, base64.b64decode(value)) for name, value in row.headers]
+    if (TOMBSTONE_HEADER, b"1") in headers:
+        return OutgoingRecord(topic=row.topic, key=row.key, value=b"", headers=[],
+                              tombstone=True)
+    return OutgoingRecord(topic=row.topic, key=row.key, value=row.value, headers=headers)

@@ -19,7 +19,9 @@ from sqlmodel import Session
 from services.intake import read_models
 from shared import topics
 from shared.dead_letters import dead_letter
+from shared.grant_follower import GrantFollower
 from shared.kafka import EventPublisher
+from shared.protection import needed_grants
 from shared.records import IncomingRecord, RejectedRecord
 from shared.settings import KafkaSettings
 
@@ -29,10 +31,11 @@ SOURCES = (topics.REFERRAL_STATUS, topics.REFERRAL_OFFERS, topics.NOTIFICATION_D
 
 class Projector:
     def __init__(self, engine: Engine, connect: Callable[[], EventPublisher],
-                 kafka: KafkaSettings) -> None:
+                 kafka: KafkaSettings, *, grants: GrantFollower | None = None) -> None:
         self._engine = engine
         self._connect = connect
         self._kafka = kafka
+        self._grants = grants
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set; reconnects on broker errors."""
@@ -67,6 +70,11 @@ class Projector:
                 record = IncomingRecord(
                     topic=message.topic, partition=message.partition, offset=message.offset,
                     key=message.key, value=message.value, headers=list(message.headers or []))
+                if self._grants is not None:
+                    referral, needed = needed_grants(record.value, record.headers,
+                                                     self._grants.owner)
+                    if needed:
+                        self._grants.wait_for(referral, needed)
                 try:
                     read_models.apply(session, publisher.codec.decode(record))
                 except RejectedRecord as rejection:

@@ -12,12 +12,12 @@ from shared.crypto.referral_keys import (
     open_grant,
     seal_grant,
 )
-from shared.crypto.sealing import Binding, open_view, readable_views, seal_views
+from shared.crypto.sealing import Binding, grant_ids, open_view, readable_views, seal_views
 from shared.crypto.signing import sign_record, verify_record
 
 __all__ = [
     "Binding", "EncryptionKey", "FileKeyStore", "Grant", "KemAlgorithm", "KemKeyPair",
     "KeyRing", "KeySet", "KeyStore", "MemoryKeyRing", "PublicKeyRecord", "PublicKeys",
-    "SealError", "SigningKeyPair", "new_grant", "open_grant", "open_view", "readable_views",
-    "seal_grant", "seal_views", "sign_record", "verify_record",
+    "SealError", "SigningKeyPair", "grant_ids", "new_grant", "open_grant", "open_view",
+    "readable_views", "seal_grant", "seal_views", "sign_record", "verify_record",
 ]

@@ -93,6 +93,12 @@ def _parse(value: bytes) -> dict[str, _View]:
     return views
 
 
+def grant_ids(value: bytes, owner: str) -> list[bytes]:
+    """The grants `owner` needs to open its views (read from the clear recipient lists)."""
+    return sorted({r.grant_id for view in _parse(value).values() for r in view.recipients
+                   if r.owner == owner})
+
+
 def readable_views(value: bytes, owner: str) -> list[str]:
     """The views `owner` is a recipient of, read from the clear recipient lists."""
     return [name for name, view in _parse(value).items()

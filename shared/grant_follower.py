@@ -1,0 +1,107 @@
+"""Follows `referral.keys` for one reader: opens its grants, honours tombstones, indexes all.
+
+A plain kafka-python thread with no consumer group: it reads the compacted topic
+from the beginning at every start, so a restarted or rebalanced worker has every
+live grant again without storing keys anywhere but in memory. Opened referral
+keys never touch disk or Kafka. It also remembers every grant record key it sees
+(anyone's), which is what the erasure authority needs to tombstone them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import defaultdict
+
+from kafka import KafkaConsumer, TopicPartition
+
+from shared import topics
+from shared.crypto import KeyStore, MemoryKeyRing, SealError
+from shared.protection import accept_grant
+from shared.settings import KafkaSettings
+
+log = logging.getLogger("haven.grants")
+
+
+class GrantFollower:
+    def __init__(self, *, owner: str, keys: KeyStore, kafka: KafkaSettings) -> None:
+        self.owner = owner
+        self.ring = MemoryKeyRing()
+        self._keys = keys
+        self._kafka = kafka
+        self._record_keys: dict[str, set[bytes]] = defaultdict(set)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="grant-follower", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def has(self, referral: str, grant_id: bytes) -> bool:
+        return self.ring.get(referral, self.owner, grant_id) is not None
+
+    def wait_for(self, referral: str, grant_ids: list[bytes], timeout_s: float = 10.0) -> bool:
+        """Block until every grant is here (events can overtake their grants across topics)."""
+        deadline = time.monotonic() + timeout_s
+        while not all(self.has(referral, g) for g in grant_ids):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    async def await_for(self, referral: str, grant_ids: list[bytes],
+                        timeout_s: float = 10.0) -> bool:
+        """The same, without blocking an event loop (for Faust agents)."""
+        deadline = time.monotonic() + timeout_s
+        while not all(self.has(referral, g) for g in grant_ids):
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    def grant_record_keys(self, referral: str) -> list[bytes]:
+        """Every live grant record key of a referral, for whoever erases it."""
+        with self._lock:
+            return sorted(self._record_keys.get(referral, set()))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._follow()
+            except Exception as error:  # broker away: start over, from the beginning
+                log.warning("grant follower restarting", extra={"reason": type(error).__name__})
+                self._stop.wait(2.0)
+
+    def _follow(self) -> None:
+        consumer = KafkaConsumer(bootstrap_servers=self._kafka.bootstrap_servers,
+                                 enable_auto_commit=False, group_id=None,
+                                 client_id=f"haven-grants-{self.owner}")
+        try:
+            partitions = [TopicPartition(topics.REFERRAL_KEYS.name, p) for p in
+                          consumer.partitions_for_topic(topics.REFERRAL_KEYS.name) or []]
+            consumer.assign(partitions)
+            consumer.seek_to_beginning(*partitions)
+            while not self._stop.is_set():
+                for batch in consumer.poll(timeout_ms=200).values():
+                    for message in batch:
+                        self._take(message.key or b"", message.value)
+        finally:
+            consumer.close()
+
+    def _take(self, record_key: bytes, value: bytes | None) -> None:
+        referral = record_key.split(b"/", 1)[0].decode(errors="replace")
+        with self._lock:
+            if value is None:
+                self._record_keys[referral].discard(record_key)
+            else:
+                self._record_keys[referral].add(record_key)
+        try:
+            accept_grant(record_key, value, owner=self.owner, keys=self._keys, ring=self.ring)
+        except SealError as error:
+            log.warning("grant refused", extra={"reason": error.reason})
