@@ -2,7 +2,9 @@
 
 Events about a referral are sealed for exactly these readers; directory and
 capacity events carry no personal data (confidential addresses never enter
-them) and are signed but not sealed. Service owners are `service:<name>`;
+them) and are signed but not sealed. So is the erasure event: it carries only
+the referral id, and sealing it would mint new grants for a referral whose
+grants are being destroyed. Service owners are `service:<name>`;
 organizations are `org:<uuid>`.
 """
 
@@ -20,7 +22,6 @@ _POLICY: dict[str, dict[str, tuple[str, ...]]] = {
     "org.haven.referral.submitted.v1": {"matching_profile": (MATCHING, NOTIFIER, INTAKE)},
     "org.haven.referral.status_changed.v1": {"status": SERVICES},
     "org.haven.consent.changed.v1": {"consent": SERVICES},
-    "org.haven.referral.erased.v1": {"erasure": SERVICES},
     "org.haven.referral.offer_made.v1": {
         "offer_summary": (NOTIFIER, INTAKE, MATCHING, "org:{organization_id}")},
     "org.haven.referral.offer_accepted.v1": {"response": (MATCHING, INTAKE, NOTIFIER)},

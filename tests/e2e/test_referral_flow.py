@@ -1,4 +1,5 @@
-"""Intake, matching and the broker as real processes: a referral's timeline shows matching."""
+"""Intake, matching and the broker as real processes: a sealed referral reaches matching,
+its status comes back to the timeline, and erasure tombstones every key grant."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared import topics
+from shared.records import IncomingRecord
 from shared.settings import KafkaSettings
 from tests.support.intake_process import IntakeUnderTest
+from tests.support.kafka import read_until
 from tests.support.processes import ServiceProcess
 
 
@@ -35,6 +39,17 @@ def test_submitted_referral_reaches_matching_and_comes_back_as_status(
             time.sleep(0.3)
         assert "status:matching" in kinds, (kinds, matching.tail())
         assert detail.json()["status"] == "matching"
+        erased = httpx.post(f"{intake.url}/api/v1/referrals/{referral}/erase", headers=headers)
+        assert erased.status_code == 204
+        prefix = referral.encode() + b"/"
+
+        def every_grant_tombstoned(records: list[IncomingRecord]) -> bool:
+            latest = {r.key: r.value for r in records if (r.key or b"").startswith(prefix)}
+            return len(latest) >= 5 and all(value is None for value in latest.values())
+
+        grants = read_until(kafka_broker.bootstrap_servers, topics.REFERRAL_KEYS.name,
+                            done=every_grant_tombstoned, timeout_s=60)
+        assert every_grant_tombstoned(grants), "intake must tombstone every grant, any producer's"
     finally:
         if intake.process is not None:
             intake.process.stop()
