@@ -149,6 +149,23 @@ def erase_expired(*, session: Session, ports: Ports, now: datetime) -> int:
     return len(due)
 
 
+def sweep_late_grants(*, session: Session, ports: Ports, now: datetime,
+                      window: timedelta = timedelta(days=1)) -> int:
+    """Tombstone grants that appeared after their referral was erased (a producer raced us)."""
+    if ports.grants is None:
+        return 0
+    recent = session.exec(select(Referral.id).where(
+        col(Referral.erased_at).is_not(None), col(Referral.erased_at) >= now - window)).all()
+    swept = 0
+    for referral_id in recent:
+        late = ports.grants.grant_record_keys(str(referral_id))
+        for record_key in late:
+            enqueue(session, tombstone(topics.REFERRAL_KEYS.name, record_key),
+                    event_id=f"tombstone:{record_key.rsplit(b'/', 1)[-1].decode()}:{now:%s}")
+        swept += len(late)
+    return swept
+
+
 def own_referral(session: Session, principal: Principal, referral_id: uuid.UUID) -> Referral:
     """The referral if it belongs to the caller's organization; NotFound otherwise."""
     referral = session.get(Referral, referral_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from shared.recipients import INTAKE
 from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
 
 SOURCE = "/haven/intake"
+log = logging.getLogger("haven.intake")
 ROUTERS = (health.router, auth.router, me.router, referrals.router, admin.router)
 
 
@@ -89,8 +91,13 @@ def _background_workers(
 
 
 def _retention(engine: Engine, ports: Ports, stop: threading.Event) -> None:
-    """Erase referrals past their retention period, once a minute."""
+    """Once a minute: erase referrals past retention, and tombstone grants that raced erasure."""
     while not stop.wait(60.0):
-        with Session(engine) as session:
-            handlers.erase_expired(session=session, ports=ports, now=datetime.now(UTC))
-            session.commit()
+        try:
+            with Session(engine) as session:
+                now = datetime.now(UTC)
+                handlers.erase_expired(session=session, ports=ports, now=now)
+                handlers.sweep_late_grants(session=session, ports=ports, now=now)
+                session.commit()
+        except Exception as error:  # a failed round is retried next minute, never fatal
+            log.warning("retention round failed", extra={"reason": type(error).__name__})

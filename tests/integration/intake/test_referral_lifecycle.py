@@ -89,3 +89,36 @@ def test_retention_erases_referrals_whose_period_ended(intake: Intake) -> None:
         row = session.get(Referral, referral)
         assert row is not None and row.erased_at is not None
         assert session.get(ReferralDataKey, referral) is None
+
+
+class _LateGrants:
+    """Stands in for the grant follower: one grant appeared after the erasure."""
+
+    owner = "service:intake"
+
+    def __init__(self, referral: str) -> None:
+        self.referral = referral
+
+    def grant_record_keys(self, referral: str) -> list[bytes]:
+        return [f"{referral}/service:notifier/{'ab' * 16}".encode()] if (
+            referral == self.referral) else []
+
+
+def test_grants_that_race_an_erasure_are_swept(intake: Intake) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from services.intake.handlers import sweep_late_grants
+
+    referral = _submit(intake)
+    headers = intake.members["outreach"].headers
+    assert intake.client.post(f"/api/v1/referrals/{referral}/erase",
+                              headers=headers).status_code == 204
+    app = intake.client.app
+    ports = replace(app.state.ports, grants=_LateGrants(referral))  # type: ignore[attr-defined]
+    with Session(app.state.engine) as session:  # type: ignore[attr-defined]
+        assert sweep_late_grants(session=session, ports=ports, now=datetime.now(UTC)) == 1
+        session.commit()
+        rows = session.exec(select(OutboxMessage)).all()
+    late = [r for r in rows if r.key == f"{referral}/service:notifier/{'ab' * 16}".encode()]
+    assert len(late) == 1 and late[0].value == b"" and late[0].topic == "referral.keys"
