@@ -9,6 +9,7 @@ Outside production a missing service key set is generated on first use, so
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 from pathlib import Path
@@ -38,14 +39,21 @@ def public_dir(runtime: RuntimeSettings) -> Path:
 
 
 def ensure_service_keys(runtime: RuntimeSettings) -> None:
-    """Development bootstrap: every service has a key set and a published public record."""
-    for owner in SERVICES:
-        store = private_store(runtime, owner)
-        if not store.key_sets(owner):
-            if runtime.environment == "production":
-                raise SealError("unknown-kem-key", f"no keys provisioned for {owner}")
-            store.rotate(owner)
-        publish(runtime, store, owner)
+    """Development bootstrap: every service has a key set and a published public record.
+
+    Services start in parallel; a file lock makes sure only one of them creates keys.
+    """
+    lock_path = runtime.var_dir / "keys" / ".bootstrap.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for owner in SERVICES:
+            store = private_store(runtime, owner)
+            if not store.key_sets(owner):
+                if runtime.environment == "production":
+                    raise SealError("unknown-kem-key", f"no keys provisioned for {owner}")
+                store.rotate(owner)
+            publish(runtime, store, owner)
 
 
 def publish(runtime: RuntimeSettings, store: FileKeyStore, owner: str) -> None:

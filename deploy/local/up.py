@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.local.broker import BrokerConfig, BrokerError, answers_metadata, start, stop
+from shared.identity import ensure_service_keys
 from shared.kafka import ensure_topics
 from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
 
@@ -126,6 +127,7 @@ def run() -> int:
             print(f"starting Kafka on {broker.bootstrap} ...")
             started_broker = start(broker)
         report = ensure_topics(kafka)
+        ensure_service_keys(runtime)
         print(f"topics: {len(report.created)} created, {len(report.updated)} updated, "
               f"{len(report.unchanged)} unchanged")
         for service in services:
