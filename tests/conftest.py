@@ -11,6 +11,7 @@ from deploy.local import postgres
 from deploy.local.broker import BrokerConfig, answers_metadata, start, stop
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings
+from tests.support.scratch import postgres_scratch_base
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +31,8 @@ def kafka_broker() -> Iterator[KafkaSettings]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[postgres.PostgresConfig]:
     """A real PostgreSQL (Debian's package, our own cluster): reused if running, else ours."""
-    config = dataclasses.replace(postgres.PostgresConfig.from_env(), fast=True)
+    config = dataclasses.replace(postgres.PostgresConfig.from_env(), fast=True,
+                                 var_dir=postgres_scratch_base())
     already_running = postgres.accepts_connections(config)
     if not already_running:
         postgres.start(config)

@@ -17,7 +17,6 @@ import psycopg
 import pytest
 
 from deploy.local.postgres import (
-    REPO_ROOT,
     PostgresConfig,
     PostgresError,
     accepts_connections,
@@ -26,6 +25,7 @@ from deploy.local.postgres import (
     status,
     stop,
 )
+from tests.support.scratch import postgres_scratch_base
 
 
 def _free_port() -> int:
@@ -38,11 +38,11 @@ def _free_port() -> int:
 @pytest.fixture
 def var_dir(tmp_path: Path) -> Iterator[Path]:
     """tmp_path, except as root: PostgreSQL then runs as 'haven-pg', which cannot enter
-    pytest's root-only /tmp/pytest-of-root, so the cluster goes under var/tmp-tests/."""
+    pytest's root-only /tmp/pytest-of-root, so the cluster goes under a traversable base."""
     if os.geteuid() != 0:
         yield tmp_path
         return
-    base = REPO_ROOT / "var" / "tmp-tests"
+    base = postgres_scratch_base() / "tmp-tests"
     base.mkdir(parents=True, exist_ok=True)
     directory = Path(tempfile.mkdtemp(prefix="pg-", dir=base))
     directory.chmod(0o755)
