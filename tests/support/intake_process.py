@@ -27,11 +27,11 @@ def free_port() -> int:
 class IntakeUnderTest:
     """Starts and kills the intake process; one SQLite file survives across restarts."""
 
-    def __init__(self, tmp_path: Path, bootstrap: str) -> None:
+    def __init__(self, tmp_path: Path, bootstrap: str, database_url: str | None = None) -> None:
         self.port = free_port()
         self.env = {"HAVEN_VAR_DIR": str(tmp_path), "HAVEN_INTAKE_PORT": str(self.port),
                     "HAVEN_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                    "DATABASE_URL": f"sqlite:///{tmp_path / 'intake.sqlite3'}"}
+                    "DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'intake.sqlite3'}"}
         engine = create_db_engine(self.env["DATABASE_URL"])
         migrate(engine)
         with Session(engine) as session:

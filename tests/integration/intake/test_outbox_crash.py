@@ -22,14 +22,16 @@ from tests.support.kafka import header, read_until
 
 
 @pytest.mark.slow
-def test_no_referral_is_lost_across_kills_and_a_broker_outage(tmp_path: Path) -> None:
+def test_no_referral_is_lost_across_kills_and_a_broker_outage(
+    tmp_path: Path, database_url: str
+) -> None:
     broker = BrokerConfig(port=free_port(), controller_port=free_port(),
                           var_dir=tmp_path / "broker")
     start(broker)
     intake: IntakeUnderTest | None = None
     try:
         ensure_topics(KafkaSettings(bootstrap_servers=broker.bootstrap))
-        intake = IntakeUnderTest(tmp_path, broker.bootstrap)
+        intake = IntakeUnderTest(tmp_path, broker.bootstrap, database_url)
         intake.start()
         accepted = intake.submit(5)
         stop(broker)  # the broker goes down; intake keeps accepting into its outbox
