@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,15 +22,9 @@ from sqlmodel import Session
 from services.intake.db import create_db_engine, migrate
 from services.intake.models import Role
 from tests.support.intake import PASSWORD, add_member, referral_body
+from tests.support.processes import free_port
 
 CONCURRENCY = 16
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def _load(client: httpx.AsyncClient, method: str, url: str, total: int,
@@ -78,7 +71,7 @@ def run(bootstrap: str, total: int) -> dict[str, Any]:
         with Session(engine) as session:
             username = add_member(session, "bench", Role.OUTREACH_WORKER).username
             session.commit()
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "HAVEN_VAR_DIR": str(var), "HAVEN_INTAKE_PORT": str(port),
                "DATABASE_URL": database, "HAVEN_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                "HAVEN_LOG_LEVEL": "WARNING"}

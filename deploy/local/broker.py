@@ -14,13 +14,14 @@ import base64
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from deploy.local.processes import alive, log_tail, port_open
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POM = Path(__file__).resolve().with_name("pom.xml")
@@ -134,11 +135,11 @@ def stop(config: BrokerConfig) -> bool:
         return False
     _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if _alive(pid):
+    if alive(pid):
         _signal_group(pid, signal.SIGKILL)
-        while _alive(pid):
+        while alive(pid):
             time.sleep(0.1)
     config.pid_file.unlink(missing_ok=True)
     return True
@@ -228,7 +229,7 @@ def _wait_until_ready(config: BrokerConfig, process: subprocess.Popen[bytes]) ->
 
 def answers_metadata(config: BrokerConfig, *, timeout_s: float) -> bool:
     """True when the broker returns cluster metadata: a listening port is not enough."""
-    if not _port_open(config.host, config.port):
+    if not port_open(config.host, config.port):
         return False
     from kafka.admin import KafkaAdminClient  # the venv's client; imported late on purpose
 
@@ -251,7 +252,7 @@ def answers_metadata(config: BrokerConfig, *, timeout_s: float) -> bool:
 
 def _refuse_taken_ports(config: BrokerConfig) -> None:
     for port in (config.port, config.controller_port):
-        if _port_open(config.host, port):
+        if port_open(config.host, port):
             raise BrokerError(
                 f"Port {config.host}:{port} is already in use by another program, not Haven's "
                 "broker. Stop that program, or choose free ports with HAVEN_KAFKA_PORT and "
@@ -259,41 +260,12 @@ def _refuse_taken_ports(config: BrokerConfig) -> None:
             )
 
 
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex((host, port)) == 0
-
-
 def _running_pid(config: BrokerConfig) -> int | None:
     try:
         pid = int(config.pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if _alive(pid) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-        if finished == pid:
-            return False
-    except ChildProcessError:
-        pass  # not our child: fall through to the signal probe
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
-    except (OSError, IndexError):
-        return False
+    return pid if alive(pid) else None
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
@@ -303,11 +275,8 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         pass
 
 
-def _log_tail(config: BrokerConfig, lines: int = 25) -> str:
-    try:
-        return "\n".join(config.log_file.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no broker log written)"
+def _log_tail(config: BrokerConfig) -> str:
+    return log_tail(config.log_file, missing="(no broker log written)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,13 +17,14 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from deploy.local.processes import alive, is_zombie, log_tail, port_open
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PG_ROOT = Path("/usr/lib/postgresql")
@@ -340,13 +341,11 @@ def _wait_until_ready(config: PostgresConfig) -> None:
 
 
 def _refuse_taken_port(config: PostgresConfig) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.5)
-        if probe.connect_ex((config.host, config.port)) == 0:
-            raise PostgresError(
-                f"Port {config.host}:{config.port} is already in use by another program, not "
-                "Haven's PostgreSQL. Stop that program, or choose a free port with HAVEN_PG_PORT."
-            )
+    if port_open(config.host, config.port):
+        raise PostgresError(
+            f"Port {config.host}:{config.port} is already in use by another program, not "
+            "Haven's PostgreSQL. Stop that program, or choose a free port with HAVEN_PG_PORT."
+        )
 
 
 def _pid_file_field(config: PostgresConfig, line: int) -> int | None:
@@ -365,30 +364,12 @@ def _pid_file_port(config: PostgresConfig) -> int | None:
 def _running_pid(config: PostgresConfig) -> int | None:
     """The postmaster's pid; None for a stale pid file (after a crash) or a reused pid."""
     pid = _pid_file_field(config, 0)
-    return pid if pid is not None and _alive(pid) and _is_postgres(pid) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    """It has exited; only its parent (often init, once pg_ctl is gone) has not reaped it."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
-    except (OSError, IndexError):
-        return False
+    return pid if pid is not None and alive(pid) and _is_postgres(pid) else None
 
 
 def _wait_reaped(pid: int, timeout_s: float = 15.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while _is_zombie(pid) and time.monotonic() < deadline:
+    while is_zombie(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
 
 
@@ -402,16 +383,13 @@ def _is_postgres(pid: int) -> bool:
 
 def _wait_gone(pid: int, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return not _alive(pid)
+    return not alive(pid)
 
 
-def _log_tail(config: PostgresConfig, lines: int = 25) -> str:
-    try:
-        return "\n".join(config.log_file.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no PostgreSQL log written)"
+def _log_tail(config: PostgresConfig) -> str:
+    return log_tail(config.log_file, missing="(no PostgreSQL log written)")
 
 
 def main(argv: list[str] | None = None) -> int:

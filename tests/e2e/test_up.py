@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,7 @@ from pathlib import Path
 import pytest
 
 from shared.settings import KafkaSettings
-from tests.support.processes import REPO_ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.support.processes import REPO_ROOT, free_port
 
 
 def _service_processes(marker: str) -> list[int]:
@@ -46,7 +38,7 @@ def _service_processes(marker: str) -> list[int]:
 def test_up_starts_everything_and_ctrl_c_stops_it(
     kafka_broker: KafkaSettings, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HAVEN_VAR_DIR": str(tmp_path), "HAVEN_INTAKE_PORT": str(port),
            "HAVEN_KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
            "HAVEN_UP_TEST": uuid.uuid4().hex}

@@ -12,13 +12,7 @@ from pathlib import Path
 import pytest
 
 from deploy.local.broker import BrokerConfig, BrokerError, answers_metadata, start, status, stop
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.support.processes import free_port
 
 
 def _process_exists(pid: int) -> bool:
@@ -31,7 +25,7 @@ def _process_exists(pid: int) -> bool:
 
 
 def _config(tmp_path: Path) -> BrokerConfig:
-    return BrokerConfig(port=_free_port(), controller_port=_free_port(), var_dir=tmp_path)
+    return BrokerConfig(port=free_port(), controller_port=free_port(), var_dir=tmp_path)
 
 
 @pytest.mark.slow
@@ -56,7 +50,7 @@ def test_taken_port_gives_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
-        config = BrokerConfig(port=squatter.getsockname()[1], controller_port=_free_port(),
+        config = BrokerConfig(port=squatter.getsockname()[1], controller_port=free_port(),
                               var_dir=tmp_path)
         with pytest.raises(BrokerError, match="already in use by another program"):
             start(config)

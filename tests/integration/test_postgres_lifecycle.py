@@ -25,14 +25,8 @@ from deploy.local.postgres import (
     status,
     stop,
 )
+from tests.support.processes import free_port
 from tests.support.scratch import postgres_scratch_base
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -99,7 +93,7 @@ def test_dsn_is_a_sqlalchemy_url() -> None:
 
 @pytest.mark.slow
 def test_start_twice_round_trip_stop_and_start_again(var_dir: Path) -> None:
-    config = PostgresConfig(port=_free_port(), var_dir=var_dir)
+    config = PostgresConfig(port=free_port(), var_dir=var_dir)
     try:
         assert start(config) is True
         assert start(config) is False, "a second start must be a no-op"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -14,14 +13,7 @@ from sqlmodel import Session
 from services.intake.db import create_db_engine, migrate
 from services.intake.models import Role
 from tests.support.intake import PASSWORD, add_member, referral_body
-from tests.support.processes import ServiceProcess
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.support.processes import ServiceProcess, free_port
 
 
 class IntakeUnderTest:
