@@ -6,6 +6,7 @@ import typer
 
 from deploy.local import broker as local_broker
 from deploy.local import up as local_up
+from services.intake.cli import intake_app
 from shared.crypto.cli import keys_app
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings
@@ -17,6 +18,7 @@ broker_app = typer.Typer(help="The local single-node Kafka broker (development, 
 app.add_typer(topics_app, name="topics")
 app.add_typer(broker_app, name="broker")
 app.add_typer(keys_app, name="keys")
+app.add_typer(intake_app, name="intake")
 
 
 @app.command()

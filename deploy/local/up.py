@@ -16,7 +16,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlmodel import Session
+
 from deploy.local.broker import BrokerConfig, BrokerError, answers_metadata, start, stop
+from services.intake.accounts import ensure_admin
+from services.intake.db import create_db_engine, migrate
 from shared.identity import ensure_service_keys
 from shared.kafka import ensure_topics
 from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
@@ -115,6 +119,22 @@ def _watch(services: list[Service]) -> str:
     return stopping[0]
 
 
+DEMO_ADMIN = ("admin", "haven-demo-admin")
+
+
+def _demo_admin(runtime: RuntimeSettings, intake: IntakeSettings) -> str:
+    """Outside production, a known admin so a new user can sign in at once (demo only)."""
+    if runtime.environment == "production":
+        return "create the first admin with `haven intake create-admin`"
+    engine = create_db_engine(intake.effective_database_url(runtime))
+    migrate(engine)
+    with Session(engine) as session:
+        ensure_admin(session=session, username=DEMO_ADMIN[0], password=DEMO_ADMIN[1])
+        session.commit()
+    engine.dispose()
+    return f"{DEMO_ADMIN[0]} / {DEMO_ADMIN[1]} (demo admin; POST /api/v1/auth/token)"
+
+
 def run() -> int:
     """Start everything, wait for Ctrl-C, stop everything; the exit code says how it went."""
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
@@ -128,6 +148,7 @@ def run() -> int:
             started_broker = start(broker)
         report = ensure_topics(kafka)
         ensure_service_keys(runtime)
+        admin_note = _demo_admin(runtime, intake)
         print(f"topics: {len(report.created)} created, {len(report.updated)} updated, "
               f"{len(report.unchanged)} unchanged")
         for service in services:
@@ -135,6 +156,7 @@ def run() -> int:
         _wait_ready(services, runtime)
         print(f"\nHaven is running.\n  web and API: http://{intake.host}:{intake.port}/docs\n"
               f"  broker:      {broker.bootstrap}\n  logs:        {runtime.var_dir / 'log'}\n"
+              f"  sign in:     {admin_note}\n"
               "Press Ctrl-C to stop.")
         why = _watch(services)
         print(f"\nstopping ({why}) ...")

@@ -35,3 +35,17 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def ensure_admin(*, session: Session, username: str, password: str) -> bool:
+    """The network's first admin (and its coordinating organization); False if it exists."""
+    if session.exec(select(User).where(User.username == username)).first():
+        return False
+    coordination = session.exec(select(Organization).where(
+        Organization.kind == OrganizationKind.COORDINATOR)).first()
+    if coordination is None:
+        coordination = create_organization(session=session, name="Network coordination",
+                                           kind=OrganizationKind.COORDINATOR, region="national")
+    create_user(session=session, organization_id=coordination.id, username=username,
+                display_name="Network admin", role=Role.NETWORK_ADMIN, password=password)
+    return True

@@ -12,8 +12,10 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
+from deploy.local.up import DEMO_ADMIN
 from shared.settings import KafkaSettings
 from tests.support.processes import REPO_ROOT, free_port
 
@@ -53,6 +55,15 @@ def test_up_starts_everything_and_ctrl_c_stops_it(
             time.sleep(0.3)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as answer:
             assert json.load(answer) == {"status": "ready", "broker": "ok"}
+        base = f"http://127.0.0.1:{port}"
+        username, password = DEMO_ADMIN
+        signed_in = httpx.post(f"{base}/api/v1/auth/token",
+                               data={"username": username, "password": password})
+        assert signed_in.status_code == 200, "the printed demo sign-in must work"
+        token = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+        organizations = httpx.get(f"{base}/api/v1/admin/organizations", headers=token).json()
+        assert [o["kind"] for o in organizations] == ["coordinator"]
+        assert f"{username} / {password}" in output.read_text()
         running = _service_processes(env["HAVEN_UP_TEST"])
         assert len(running) == 3, "intake, matching and notifier must each run"
         up.send_signal(signal.SIGINT)
