@@ -11,8 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shared.events.vocabulary import ExploitationType, GenderIdentity, ServiceType, Urgency
 
-LanguageCode = Field(pattern=r"^[a-z]{2,3}$", description="ISO 639 language code, e.g. 'en'")
-
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
