@@ -59,6 +59,8 @@ class SealedPayload:
         referral = referral_of(attributes.type, body)
         if views is None or referral is None:
             raise SealError("not-a-recipient", f"{attributes.type} is not a sealed event type")
+        if attributes.subject != referral:
+            raise SealError("malformed", "a sealed event's subject must be its referral id")
         plaintext = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
         binding = Binding(attributes.id, attributes.type, attributes.subject, referral)
         sealed = {name: (plaintext, [self._grant(referral, reader) for reader in readers])

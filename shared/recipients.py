@@ -4,8 +4,11 @@ Events about a referral are sealed for exactly these readers; directory and
 capacity events carry no personal data (confidential addresses never enter
 them) and are signed but not sealed. So is the erasure event: it carries only
 the referral id, and sealing it would mint new grants for a referral whose
-grants are being destroyed. Service owners are `service:<name>`;
-organizations are `org:<uuid>`.
+grants are being destroyed. Capacity holds and delivery outcomes carry only ids
+and codes and are keyed by service or notification, not by referral, so they
+are signed only too: a sealed event's subject must be its referral id, because
+that is how a reader finds the referral key before it can read anything.
+Service owners are `service:<name>`; organizations are `org:<uuid>`.
 """
 
 from __future__ import annotations
@@ -26,8 +29,6 @@ _POLICY: dict[str, dict[str, tuple[str, ...]]] = {
         "offer_summary": (NOTIFIER, INTAKE, MATCHING, "org:{organization_id}")},
     "org.haven.referral.offer_accepted.v1": {"response": (MATCHING, INTAKE, NOTIFIER)},
     "org.haven.referral.offer_declined.v1": {"response": (MATCHING, INTAKE, NOTIFIER)},
-    "org.haven.capacity.held.v1": {"hold": (MATCHING, INTAKE)},
-    "org.haven.notification.delivered.v1": {"delivery": (INTAKE, NOTIFIER)},
 }
 
 

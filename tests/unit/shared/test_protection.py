@@ -120,3 +120,15 @@ def test_grants_land_on_their_referrals_partition() -> None:
     assert referral_partitioner(referral, partitions, partitions) == expected
     grant_key = referral + b"/service:matching/" + b"ab" * 16
     assert referral_partitioner(grant_key, partitions, partitions) == expected
+
+
+def test_every_sealed_event_type_is_keyed_by_its_referral() -> None:
+    from shared.events import registered_types
+    from shared.recipients import SEALED_TYPES
+
+    for event_type in SEALED_TYPES:
+        cls = registered_types()[event_type]
+        referral = uuid.uuid4()
+        probe = cls.model_construct(referral_id=referral, service_id=uuid.uuid4(),
+                                    notification_id="n" * 8)
+        assert probe.key() == str(referral), event_type
