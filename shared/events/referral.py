@@ -35,6 +35,9 @@ class MatchingProfile(BaseModel):
     exploitation_types: list[ExploitationType] = Field(default_factory=list)
     region: str = Field(min_length=1, max_length=64)
     max_distance_km: int | None = Field(default=None, ge=1, le=5000)
+    # Coarse (about 10 km) on purpose: enough to measure distance, never an address.
+    approximate_latitude: float | None = Field(default=None, ge=-90, le=90)
+    approximate_longitude: float | None = Field(default=None, ge=-180, le=180)
     avoid_regions: list[str] = Field(default_factory=list, max_length=20)
     accepts_waitlist: bool = True
 

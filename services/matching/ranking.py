@@ -1,0 +1,175 @@
+"""Pure ranking: which services can take this person, in which order, and why.
+
+Hard filters first, each with a name, so every rejected service reports the first
+rule it failed; then a score from documented weights, each one listed in the
+explanation, so staff and admins see why an offer went where it went.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from shared.events import CapacityUpdated, MatchingProfile, ServiceUpserted
+from shared.events.vocabulary import GenderIdentity, ServiceType
+
+WEIGHTS = {
+    "same_region": 2.0,       # staying near support networks, unless the person must move
+    "language_fit": 3.0,      # per shared language, capped at two
+    "open_places": 2.0,       # scaled by the share of places still open: spreads the load
+    "fresh_capacity": 2.0,    # full weight when confirmed within the staleness window
+    "distance": 2.0,          # full weight at 0 km, none at the person's maximum
+}
+MAX_LANGUAGE_BONUS = 2
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A service with its latest capacity and the places already held by open offers."""
+
+    service: ServiceUpserted
+    capacity: CapacityUpdated | None
+    held: int = 0
+
+    @property
+    def open_places(self) -> int:
+        return 0 if self.capacity is None else max(0, self.capacity.available - self.held)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    service_id: UUID
+    organization_id: UUID
+    score: float
+    waitlist: bool
+    explanation: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    service_id: UUID
+    rule: str
+
+
+@dataclass(frozen=True)
+class Ranking:
+    offers: list[Ranked]
+    rejected: list[Rejected]
+    other_service_types: int = 0  # services never considered: they offer nothing needed
+
+
+class Network:
+    """Candidates grouped by service type, so a referral only looks at what it needs."""
+
+    def __init__(self, candidates: Iterable[Candidate] = ()) -> None:
+        self._by_type: dict[ServiceType, list[Candidate]] = defaultdict(list)
+        for candidate in candidates:
+            self._by_type[candidate.service.service_type].append(candidate)
+
+    def __len__(self) -> int:
+        return sum(len(group) for group in self._by_type.values())
+
+    def offering(self, needs: Iterable[ServiceType]) -> list[Candidate]:
+        return [c for need in dict.fromkeys(needs) for c in self._by_type.get(need, [])]
+
+
+def rank(profile: MatchingProfile, candidates: Iterable[Candidate] | Network, *,
+         now: datetime, stale_after: timedelta = timedelta(hours=24)) -> Ranking:
+    """Eligible services best first (open places before waitlists), and why the rest were not.
+
+    Given a Network, services of types the person does not need are counted, not listed.
+    """
+    skipped = 0
+    if isinstance(candidates, Network):
+        considered = candidates.offering(profile.needs)
+        skipped = len(candidates) - len(considered)
+        candidates = considered
+    offers, rejected = [], []
+    for candidate in candidates:
+        failed = first_failed_rule(profile, candidate)
+        if failed is not None:
+            rejected.append(Rejected(candidate.service.service_id, failed))
+            continue
+        offers.append(_scored(profile, candidate, now=now, stale_after=stale_after))
+    offers.sort(key=lambda r: (r.waitlist, -r.score, str(r.service_id)))
+    return Ranking(offers, rejected, skipped)
+
+
+def first_failed_rule(profile: MatchingProfile, candidate: Candidate) -> str | None:
+    """The name of the first hard rule the service fails, or None when it is eligible.
+
+    Checked in order, cheapest and most selective first, stopping at the first failure.
+    """
+    service, rules = candidate.service, candidate.service.eligibility
+    if service.service_type not in profile.needs:
+        return "service_type"
+    if service.region in profile.avoid_regions:
+        return "area_to_avoid"
+    if rules.genders and (profile.gender_identity is GenderIdentity.NOT_SAID
+                          or profile.gender_identity not in rules.genders):
+        return "gender"
+    if not rules.age_min <= profile.age_min <= profile.age_max <= rules.age_max:
+        return "age"
+    if profile.dependents and not rules.dependents_allowed:
+        return "dependents"
+    if rules.languages and profile.languages and not set(rules.languages) & set(
+            profile.languages):
+        return "language"
+    if rules.exploitation_types and profile.exploitation_types and not set(
+            rules.exploitation_types) & set(profile.exploitation_types):
+        return "exploitation_type"
+    if not _within_distance(profile, service):
+        return "distance"
+    if candidate.open_places <= 0 and not profile.accepts_waitlist:
+        return "capacity"
+    return None
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance (haversine), enough for 'how far is the bed'."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (math.sin((lat2 - lat1) / 2) ** 2
+         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def _origin(profile: MatchingProfile) -> tuple[float, float] | None:
+    if profile.approximate_latitude is None or profile.approximate_longitude is None:
+        return None
+    return profile.approximate_latitude, profile.approximate_longitude
+
+
+def _within_distance(profile: MatchingProfile, service: ServiceUpserted) -> bool:
+    origin = _origin(profile)
+    if origin is None or profile.max_distance_km is None:
+        return True
+    return distance_km(origin, (service.latitude, service.longitude)) <= profile.max_distance_km
+
+
+def _scored(profile: MatchingProfile, candidate: Candidate, *, now: datetime,
+            stale_after: timedelta) -> Ranked:
+    service, capacity = candidate.service, candidate.capacity
+    parts: dict[str, float] = {}
+    if service.region == profile.region:
+        parts["same_region"] = WEIGHTS["same_region"]
+    shared_languages = set(service.eligibility.languages) & set(profile.languages)
+    if shared_languages:
+        parts["language_fit"] = WEIGHTS["language_fit"] * min(len(shared_languages),
+                                                              MAX_LANGUAGE_BONUS)
+    if capacity is not None and capacity.maximum > 0:
+        parts["open_places"] = WEIGHTS["open_places"] * candidate.open_places / capacity.maximum
+        age = now - capacity.confirmed_at
+        freshness = max(0.0, 1 - max(0.0, (age - stale_after) / stale_after))
+        parts["fresh_capacity"] = WEIGHTS["fresh_capacity"] * freshness
+    origin = _origin(profile)
+    if origin is not None and profile.max_distance_km:
+        km = distance_km(origin, (service.latitude, service.longitude))
+        parts["distance"] = WEIGHTS["distance"] * max(0.0, 1 - km / profile.max_distance_km)
+    explanation = ("met every eligibility rule",
+                   *(f"{name}: +{value:.2f}" for name, value in sorted(parts.items())))
+    return Ranked(service.service_id, service.organization_id, round(sum(parts.values()), 4),
+                  waitlist=candidate.open_places == 0, explanation=explanation)
