@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from uuid import UUID
 
 from shared.events import CapacityUpdated, MatchingProfile, ServiceUpserted
@@ -49,8 +50,9 @@ class Ranked:
     explanation: tuple[str, ...] = field(default_factory=tuple)
 
 
-@dataclass(frozen=True)
-class Rejected:
+class Rejected(NamedTuple):
+    """A service that was not offered, and the first hard rule it failed."""
+
     service_id: UUID
     rule: str
 
@@ -89,44 +91,59 @@ def rank(profile: MatchingProfile, candidates: Iterable[Candidate] | Network, *,
         skipped = len(candidates) - len(considered)
         candidates = considered
     offers, rejected = [], []
+    rules = _Rules(profile)
     for candidate in candidates:
-        failed = first_failed_rule(profile, candidate)
+        failed = rules.first_failed(candidate)
         if failed is not None:
             rejected.append(Rejected(candidate.service.service_id, failed))
             continue
         offers.append(_scored(profile, candidate, now=now, stale_after=stale_after))
-    offers.sort(key=lambda r: (r.waitlist, -r.score, str(r.service_id)))
+    offers.sort(key=lambda r: (r.waitlist, -r.score, r.service_id.int))
     return Ranking(offers, rejected, skipped)
 
 
 def first_failed_rule(profile: MatchingProfile, candidate: Candidate) -> str | None:
-    """The name of the first hard rule the service fails, or None when it is eligible.
+    """The name of the first hard rule the service fails, or None when it is eligible."""
+    return _Rules(profile).first_failed(candidate)
+
+
+class _Rules:
+    """The hard rules with the profile's facts prepared once per referral.
 
     Checked in order, cheapest and most selective first, stopping at the first failure.
     """
-    service, rules = candidate.service, candidate.service.eligibility
-    if service.service_type not in profile.needs:
-        return "service_type"
-    if service.region in profile.avoid_regions:
-        return "area_to_avoid"
-    if rules.genders and (profile.gender_identity is GenderIdentity.NOT_SAID
-                          or profile.gender_identity not in rules.genders):
-        return "gender"
-    if not rules.age_min <= profile.age_min <= profile.age_max <= rules.age_max:
-        return "age"
-    if profile.dependents and not rules.dependents_allowed:
-        return "dependents"
-    if rules.languages and profile.languages and not set(rules.languages) & set(
-            profile.languages):
-        return "language"
-    if rules.exploitation_types and profile.exploitation_types and not set(
-            rules.exploitation_types) & set(profile.exploitation_types):
-        return "exploitation_type"
-    if not _within_distance(profile, service):
-        return "distance"
-    if candidate.open_places <= 0 and not profile.accepts_waitlist:
-        return "capacity"
-    return None
+
+    def __init__(self, profile: MatchingProfile) -> None:
+        self.profile = profile
+        self.needs = frozenset(profile.needs)
+        self.avoid = frozenset(profile.avoid_regions)
+        self.languages = frozenset(profile.languages)
+        self.exploitation = frozenset(profile.exploitation_types)
+        self.gender_known = profile.gender_identity is not GenderIdentity.NOT_SAID
+
+    def first_failed(self, candidate: Candidate) -> str | None:
+        profile, service = self.profile, candidate.service
+        rules = service.eligibility
+        if service.service_type not in self.needs:
+            return "service_type"
+        if service.region in self.avoid:
+            return "area_to_avoid"
+        if rules.genders and not (self.gender_known and profile.gender_identity in rules.genders):
+            return "gender"
+        if not rules.age_min <= profile.age_min <= profile.age_max <= rules.age_max:
+            return "age"
+        if profile.dependents and not rules.dependents_allowed:
+            return "dependents"
+        if rules.languages and self.languages and self.languages.isdisjoint(rules.languages):
+            return "language"
+        if rules.exploitation_types and self.exploitation and self.exploitation.isdisjoint(
+                rules.exploitation_types):
+            return "exploitation_type"
+        if not _within_distance(profile, service):
+            return "distance"
+        if candidate.open_places <= 0 and not profile.accepts_waitlist:
+            return "capacity"
+        return None
 
 
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
