@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 
 from services.intake.consent import ConsentProblem
 from services.intake.handlers import Conflict, NotFound
@@ -51,6 +52,13 @@ async def _gone(request: Request, error: Exception) -> JSONResponse:
                         status_code=status.HTTP_410_GONE)
 
 
+async def _collision(request: Request, error: Exception) -> JSONResponse:
+    """Two requests raced for the same unique thing (e.g. one Idempotency-Key at once)."""
+    return JSONResponse({"detail": "This request collided with another one that arrived at the "
+                                   "same moment. Nothing was saved twice; send it again."},
+                        status_code=status.HTTP_409_CONFLICT)
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     """A bug must not leak a stack trace or request data; it is logged by type only."""
     log.error("unhandled error", extra={"reason": type(error).__name__})
@@ -66,4 +74,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(VaultError, _gone)
+    app.add_exception_handler(IntegrityError, _collision)
     app.add_exception_handler(Exception, _unexpected)

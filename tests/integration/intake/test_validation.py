@@ -119,3 +119,18 @@ def test_referral_without_any_consent_is_still_accepted(intake: Intake) -> None:
                                headers=intake.members["outreach"].headers).json()
     assert detail["consents"] == {"share_profile": False, "share_contact": False,
                                   "contact_survivor": False}
+
+
+def test_the_same_idempotency_key_at_the_same_moment_never_gives_a_500(intake: Intake) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    headers = {**intake.members["outreach"].headers, "Idempotency-Key": "race-key-1"}
+
+    def send(_: int) -> tuple[int, str]:
+        answer = intake.client.post("/api/v1/referrals", json=referral_body(), headers=headers)
+        return answer.status_code, answer.json().get("id", "")
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(send, range(6)))
+    assert {code for code, _ in results} <= {200, 201, 409}, results
+    assert len({referral for code, referral in results if code < 300}) == 1
