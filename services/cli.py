@@ -7,6 +7,7 @@ import typer
 from deploy.local import broker as local_broker
 from deploy.local import up as local_up
 from services.intake.cli import intake_app
+from services.intake.directory.cli import directory_app
 from shared.crypto.cli import keys_app
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings
@@ -19,6 +20,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(broker_app, name="broker")
 app.add_typer(keys_app, name="keys")
 app.add_typer(intake_app, name="intake")
+app.add_typer(directory_app, name="directory")
 
 
 @app.command()

@@ -53,6 +53,8 @@ class IntakeSettings(BaseSettings):
     token_secret: SecretStr | None = Field(default=None, min_length=32)
     # Empty outside production: a random key-encryption key is made under var/keys/.
     data_key_file: Path | None = None
+    # Capacity not confirmed for this long is shown as stale and staff get a reminder.
+    capacity_stale_after_hours: float = Field(default=24.0, gt=0, le=24 * 30)
 
     @model_validator(mode="after")
     def _refuse_generated_secrets_in_production(self) -> IntakeSettings:

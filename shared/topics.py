@@ -62,6 +62,9 @@ DIRECTORY_SERVICES = _compacted(
     partitions=3)
 CAPACITY_UPDATES = _compacted(
     "capacity.updates", "service id", "intake → matching: open places as staff report them")
+CAPACITY_REMINDERS = TopicSpec(
+    "capacity.reminders", "service id", "intake → notifier: capacity not confirmed for too long",
+    partitions=3)
 CAPACITY_RESERVATIONS = TopicSpec(
     "capacity.reservations", "service id", "matching → matching: holds, one owner per service")
 REFERRAL_OFFERS = TopicSpec(
@@ -77,8 +80,8 @@ NOTIFICATION_DELIVERIES = TopicSpec(
 
 DATA_TOPICS: tuple[TopicSpec, ...] = (
     REFERRAL_SUBMITTED, REFERRAL_KEYS, DIRECTORY_ORGANIZATIONS, DIRECTORY_SERVICES,
-    CAPACITY_UPDATES, CAPACITY_RESERVATIONS, REFERRAL_OFFERS, REFERRAL_RESPONSES,
-    REFERRAL_STATUS, CONSENT_CHANGES, NOTIFICATION_DELIVERIES,
+    CAPACITY_UPDATES, CAPACITY_REMINDERS, CAPACITY_RESERVATIONS, REFERRAL_OFFERS,
+    REFERRAL_RESPONSES, REFERRAL_STATUS, CONSENT_CHANGES, NOTIFICATION_DELIVERIES,
 )
 
 

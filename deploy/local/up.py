@@ -16,11 +16,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlmodel import Session
-
 from deploy.local.broker import BrokerConfig, BrokerError, answers_metadata, start, stop
-from services.intake.accounts import ensure_admin
-from services.intake.db import create_db_engine, migrate
+from services.intake.directory import seed
+from services.intake.directory.cli import seed_network
 from shared.identity import ensure_service_keys
 from shared.kafka import ensure_topics
 from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
@@ -119,20 +117,16 @@ def _watch(services: list[Service]) -> str:
     return stopping[0]
 
 
-DEMO_ADMIN = ("admin", "haven-demo-admin")
-
-
-def _demo_admin(runtime: RuntimeSettings, intake: IntakeSettings) -> str:
-    """Outside production, a known admin so a new user can sign in at once (demo only)."""
+def _demo_network(runtime: RuntimeSettings, intake: IntakeSettings) -> str:
+    """Outside production, the invented demo network with known sign-ins (README lists them)."""
     if runtime.environment == "production":
         return "create the first admin with `haven intake create-admin`"
-    engine = create_db_engine(intake.effective_database_url(runtime))
-    migrate(engine)
-    with Session(engine) as session:
-        ensure_admin(session=session, username=DEMO_ADMIN[0], password=DEMO_ADMIN[1])
-        session.commit()
-    engine.dispose()
-    return f"{DEMO_ADMIN[0]} / {DEMO_ADMIN[1]} (demo admin; POST /api/v1/auth/token)"
+    report = seed_network(runtime, intake)
+    if not report.skipped:
+        print(f"demo network: {report.organizations} organizations, {report.services} "
+              f"services, {report.users} users")
+    return (f"{seed.ADMIN[0]} / {seed.ADMIN[1]} (admin), outreach-amsterdam / "
+            f"{seed.OUTREACH_PASSWORD}, staff-01 / {seed.STAFF_PASSWORD}")
 
 
 def run() -> int:
@@ -148,7 +142,7 @@ def run() -> int:
             started_broker = start(broker)
         report = ensure_topics(kafka)
         ensure_service_keys(runtime)
-        admin_note = _demo_admin(runtime, intake)
+        admin_note = _demo_network(runtime, intake)
         print(f"topics: {len(report.created)} created, {len(report.updated)} updated, "
               f"{len(report.unchanged)} unchanged")
         for service in services:

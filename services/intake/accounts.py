@@ -12,12 +12,14 @@ from services.intake.models import Organization, OrganizationKind, Role, User
 
 
 def create_organization(
-    *, session: Session, name: str, kind: OrganizationKind, region: str
+    *, session: Session, name: str, kind: OrganizationKind, region: str,
+    organization_id: uuid.UUID | None = None,
 ) -> Organization:
     """Add an organization; names are unique across the network."""
     if session.exec(select(Organization).where(Organization.name == name)).first():
         raise Conflict("An organization with this name exists.")
-    organization = Organization(name=name, kind=kind, region=region)
+    organization = Organization(name=name, kind=kind, region=region,
+                                id=organization_id or uuid.uuid4())
     session.add(organization)
     session.flush()
     return organization

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from services.intake.consent import ConsentProblem
+from services.intake.directory.handlers import Forbidden, InvalidDirectoryData
+from services.intake.directory.hsds import DocumentProblem
 from services.intake.handlers import Conflict, NotFound
 from services.intake.vault import VaultError
 
@@ -47,6 +49,18 @@ async def _conflict(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=status.HTTP_409_CONFLICT)
 
 
+async def _forbidden(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=status.HTTP_403_FORBIDDEN)
+
+
+async def _unprocessable(request: Request, error: Exception) -> JSONResponse:
+    """A value the contract does not know; the message names the field, never the value."""
+    field, _, message = str(error).partition(": ")
+    return JSONResponse({"detail": f"Please correct the request. {error}",
+                         "errors": [{"field": field, "message": message or str(error)}]},
+                        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
 async def _gone(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": "This referral's personal data were erased."},
                         status_code=status.HTTP_410_GONE)
@@ -73,6 +87,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ConsentProblem, _consent)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(InvalidDirectoryData, _unprocessable)
+    app.add_exception_handler(DocumentProblem, _unprocessable)
     app.add_exception_handler(VaultError, _gone)
     app.add_exception_handler(IntegrityError, _collision)
     app.add_exception_handler(Exception, _unexpected)

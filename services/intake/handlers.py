@@ -78,7 +78,7 @@ def submit_referral(
         session.add(IdempotencyRecord(organization_id=principal.organization_id,
                                       key=idempotency_key, request_hash=fingerprint,
                                       referral_id=referral.id))
-    event_id = _announce(session, ports, ReferralSubmitted(
+    event_id = announce(session, ports, ReferralSubmitted(
         referral_id=referral.id, outreach_organization_id=principal.organization_id,
         submitted_at=now, profile=_matching_profile(request),
         consents=[ConsentGrant(scope=ConsentScope(d.scope), granted=d.granted,
@@ -110,7 +110,7 @@ def change_consent(
         purpose=consent_rules.PURPOSES[change.scope],
         recipients=consent_rules.RECIPIENTS[change.scope], expires_at=change.expires_at,
         given_at=now, recorded_by=principal.subject, terms={"changed": True}))
-    event_id = _announce(session, ports, ConsentChanged(
+    event_id = announce(session, ports, ConsentChanged(
         referral_id=referral.id, changed_at=now,
         grant=ConsentGrant(scope=ConsentScope(change.scope), granted=change.granted,
                            expires_at=change.expires_at)))
@@ -133,7 +133,7 @@ def erase_referral(
     referral.status = "erased"
     referral.updated_at = now
     session.add(referral)
-    event_id = _announce(session, ports, ReferralErased(referral_id=referral.id, reason=reason,
+    event_id = announce(session, ports, ReferralErased(referral_id=referral.id, reason=reason,
                                                         erased_at=now))
     session.add(TimelineEntry(event_id=event_id, referral_id=referral.id, at=now,
                               kind="erased", detail=reason))
@@ -174,7 +174,7 @@ def own_referral(session: Session, principal: Principal, referral_id: uuid.UUID)
     return referral
 
 
-def _announce(session: Session, ports: Ports, event: Event) -> str:
+def announce(session: Session, ports: Ports, event: Event) -> str:
     """Put the event (after any new key grants) in the outbox; return the event's id."""
     event_id = ""
     for record in ports.codec.encode_all(event):
@@ -220,6 +220,8 @@ def _matching_profile(request: ReferralCreate) -> MatchingProfile:
         dependents=facts.dependents, exploitation_types=facts.exploitation_types,
         region=request.location.region, max_distance_km=request.location.max_distance_km,
         avoid_regions=request.location.avoid_regions,
+        immigration_status=facts.immigration_status, substance_use=facts.substance_use,
+        pets=facts.pets, accessibility=facts.accessibility,
     )
 
 

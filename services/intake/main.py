@@ -6,15 +6,16 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.intake import errors, handlers
-from services.intake.api import admin, auth, health, me, referrals
+from services.intake.api import admin, auth, directory, health, me, referrals
 from services.intake.db import create_db_engine, migrate
+from services.intake.directory import handlers as directory_handlers
 from services.intake.handlers import Ports
 from services.intake.limits import BodySizeLimit
 from services.intake.outbox import OutboxRelay
@@ -27,7 +28,8 @@ from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
 
 SOURCE = "/haven/intake"
 log = logging.getLogger("haven.intake")
-ROUTERS = (health.router, auth.router, me.router, referrals.router, admin.router)
+ROUTERS = (health.router, auth.router, me.router, referrals.router, directory.router,
+           admin.router)
 
 
 def create_app(
@@ -36,9 +38,9 @@ def create_app(
 ) -> FastAPI:
     """Build the ASGI app; the database is migrated and workers start in the lifespan."""
     engine = create_db_engine(intake.effective_database_url(runtime))
-    # Outbox transactions can roll back after encoding: never reuse a grant across them.
-    codec, sealed, grants = service_codec(INTAKE, source=SOURCE, runtime=runtime, kafka=kafka,
-                                          reuse_grants=False)
+    ports = build_ports(intake=intake, kafka=kafka, runtime=runtime)
+    codec, grants = ports.codec, ports.grants
+    assert grants is not None
 
     def connect() -> EventPublisher:
         return EventPublisher(create_producer(kafka, client_id="haven-intake"), codec)
@@ -47,7 +49,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         migrate(engine)
         stop = threading.Event()
-        threads = _background_workers(engine, connect, kafka, app.state.ports, stop)
+        threads = _background_workers(engine, connect, kafka, app.state.ports, stop,
+                                      timedelta(hours=intake.capacity_stale_after_hours))
         if background:
             grants.start()
             for thread in threads:
@@ -66,9 +69,9 @@ def create_app(
     keys = runtime.var_dir / "keys"
     app.state.token_secret = (intake.token_secret.get_secret_value() if intake.token_secret
                               else load_or_create_key(keys / "intake-token.key").hex())
-    kek = load_or_create_key(intake.data_key_file or keys / "intake-data.key")
-    app.state.ports = Ports(vault=Vault(kek), codec=codec, sealed=sealed, grants=grants)
+    app.state.ports = ports
     app.state.broker_probe = BrokerProbe(kafka)
+    app.state.capacity_stale_after_hours = intake.capacity_stale_after_hours
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
@@ -76,28 +79,42 @@ def create_app(
     return app
 
 
+def build_ports(*, intake: IntakeSettings, kafka: KafkaSettings,
+                runtime: RuntimeSettings) -> Ports:
+    """The vault and the codec intake writes with (also used by operator commands)."""
+    # Outbox transactions can roll back after encoding: never reuse a grant across them.
+    codec, sealed, grants = service_codec(INTAKE, source=SOURCE, runtime=runtime, kafka=kafka,
+                                          reuse_grants=False)
+    kek = load_or_create_key(intake.data_key_file or runtime.var_dir / "keys" / "intake-data.key")
+    return Ports(vault=Vault(kek), codec=codec, sealed=sealed, grants=grants)
+
+
 def _background_workers(
     engine: Engine, connect: Callable[[], EventPublisher], kafka: KafkaSettings, ports: Ports,
-    stop: threading.Event,
+    stop: threading.Event, stale_after: timedelta,
 ) -> list[threading.Thread]:
     relay = OutboxRelay(engine, connect)
     projector = Projector(engine, connect, kafka, grants=ports.grants)
     return [
         threading.Thread(target=relay.run, args=(stop,), name="outbox-relay", daemon=True),
         threading.Thread(target=projector.run, args=(stop,), name="projector", daemon=True),
-        threading.Thread(target=_retention, args=(engine, ports, stop), name="retention",
-                         daemon=True),
+        threading.Thread(target=_retention, args=(engine, ports, stop, stale_after),
+                         name="retention", daemon=True),
     ]
 
 
-def _retention(engine: Engine, ports: Ports, stop: threading.Event) -> None:
-    """Once a minute: erase referrals past retention, and tombstone grants that raced erasure."""
+def _retention(engine: Engine, ports: Ports, stop: threading.Event,
+               stale_after: timedelta) -> None:
+    """Once a minute: erase referrals past retention, tombstone grants that raced erasure,
+    and ask for reminders about capacity nobody confirmed in time."""
     while not stop.wait(60.0):
         try:
             with Session(engine) as session:
                 now = datetime.now(UTC)
                 handlers.erase_expired(session=session, ports=ports, now=now)
                 handlers.sweep_late_grants(session=session, ports=ports, now=now)
+                directory_handlers.remind_stale(session=session, ports=ports, now=now,
+                                                stale_after=stale_after)
                 session.commit()
         except Exception as error:  # a failed round is retried next minute, never fatal
             log.warning("retention round failed", extra={"reason": type(error).__name__})

@@ -34,6 +34,12 @@ class Organization(SQLModel, table=True):
     name: str = Field(max_length=200, unique=True)
     kind: OrganizationKind
     region: str = Field(max_length=64)
+    description: str = Field(default="", max_length=2000)
+    email: str = Field(default="", max_length=254, description="the organization's own address")
+    website: str = Field(default="", max_length=500)
+    active: bool = True
+    # What the directory publishes so others can encrypt to and verify this organization.
+    public_keys: list[dict[str, object]] = Field(default_factory=list, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -9,7 +9,14 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.events.vocabulary import ExploitationType, GenderIdentity, ServiceType, Urgency
+from shared.events.vocabulary import (
+    Accessibility,
+    ExploitationType,
+    GenderIdentity,
+    ImmigrationStatus,
+    ServiceType,
+    Urgency,
+)
 
 
 class Strict(BaseModel):
@@ -34,11 +41,10 @@ class Eligibility(Strict):
     dependents: int = Field(default=0, ge=0, le=20, description="children coming along")
     languages: list[str] = Field(default_factory=list, max_length=10)
     exploitation_types: list[ExploitationType] = Field(default_factory=list, max_length=5)
-    immigration_status: Literal["citizen", "resident", "undocumented", "asylum_seeker",
-                                "unknown"] = "unknown"
-    accessibility: list[Literal["wheelchair", "hearing", "sight", "other"]] = Field(
-        default_factory=list, max_length=4)
+    immigration_status: ImmigrationStatus = ImmigrationStatus.UNKNOWN
+    accessibility: list[Accessibility] = Field(default_factory=list, max_length=4)
     pets: bool = False
+    substance_use: bool = Field(default=False, description="uses alcohol or drugs now")
 
     @field_validator("languages")
     @classmethod

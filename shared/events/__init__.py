@@ -2,6 +2,7 @@
 
 from shared.events.base import Event, register, register_upcaster, registered_types, resolve
 from shared.events.directory import (
+    CapacityConfirmationDue,
     CapacityUpdated,
     Eligibility,
     OrganizationUpserted,
@@ -26,7 +27,8 @@ from shared.events.referral import (
 )
 
 __all__ = [
-    "CapacityHeld", "CapacityUpdated", "ConsentChanged", "ConsentGrant", "ContactDetails",
+    "CapacityConfirmationDue", "CapacityHeld", "CapacityUpdated", "ConsentChanged",
+    "ConsentGrant", "ContactDetails",
     "Eligibility", "Event", "MatchingProfile", "NotificationDelivered", "OfferAccepted",
     "OfferDeclined", "OfferMade", "OrganizationUpserted", "PublicKeyRef", "ReferralErased",
     "ReferralStatusChanged", "ReferralSubmitted", "ServiceUpserted", "register",

@@ -11,9 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import topics
 from shared.events.base import Event, register
 from shared.events.vocabulary import (
+    Accessibility,
     ConsentScope,
     ExploitationType,
     GenderIdentity,
+    ImmigrationStatus,
     ReferralStatus,
     ServiceType,
     Urgency,
@@ -40,6 +42,10 @@ class MatchingProfile(BaseModel):
     approximate_longitude: float | None = Field(default=None, ge=-180, le=180)
     avoid_regions: list[str] = Field(default_factory=list, max_length=20)
     accepts_waitlist: bool = True
+    immigration_status: ImmigrationStatus = ImmigrationStatus.UNKNOWN
+    substance_use: bool = False
+    pets: bool = False
+    accessibility: list[Accessibility] = Field(default_factory=list, max_length=4)
 
 
 class ContactDetails(BaseModel):

@@ -49,6 +49,21 @@ class ExploitationType(StrEnum):
     OTHER = "other"
 
 
+class ImmigrationStatus(StrEnum):
+    CITIZEN = "citizen"
+    RESIDENT = "resident"
+    UNDOCUMENTED = "undocumented"
+    ASYLUM_SEEKER = "asylum_seeker"
+    UNKNOWN = "unknown"
+
+
+class Accessibility(StrEnum):
+    WHEELCHAIR = "wheelchair"
+    HEARING = "hearing"
+    SIGHT = "sight"
+    OTHER = "other"
+
+
 class ReferralStatus(StrEnum):
     """Every state a referral can be in; none of them is silent or final without a reason."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.local.up import DEMO_ADMIN
+from services.intake.directory import seed
 from shared.settings import KafkaSettings
 from tests.support.processes import REPO_ROOT, free_port
 
@@ -34,6 +34,13 @@ def _service_processes(marker: str) -> list[int]:
         if f"HAVEN_UP_TEST={marker}".encode() in environ and b"services." in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def _sign_in(base: str, username: str, password: str) -> dict[str, str]:
+    signed_in = httpx.post(f"{base}/api/v1/auth/token",
+                           data={"username": username, "password": password})
+    assert signed_in.status_code == 200, f"the demo sign-in of {username} must work"
+    return {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
 
 
 @pytest.mark.slow
@@ -56,14 +63,19 @@ def test_up_starts_everything_and_ctrl_c_stops_it(
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as answer:
             assert json.load(answer) == {"status": "ready", "broker": "ok"}
         base = f"http://127.0.0.1:{port}"
-        username, password = DEMO_ADMIN
-        signed_in = httpx.post(f"{base}/api/v1/auth/token",
-                               data={"username": username, "password": password})
-        assert signed_in.status_code == 200, "the printed demo sign-in must work"
-        token = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+        username, password = seed.ADMIN
+        token = _sign_in(base, username, password)
         organizations = httpx.get(f"{base}/api/v1/admin/organizations", headers=token).json()
-        assert [o["kind"] for o in organizations] == ["coordinator"]
+        kinds = [o["kind"] for o in organizations]
+        assert kinds.count("provider") >= 64 and "outreach" in kinds and "coordinator" in kinds
         assert f"{username} / {password}" in output.read_text()
+        assert "demo network: 71 organizations" in output.read_text()
+        staff = _sign_in(base, "staff-01", seed.STAFF_PASSWORD)
+        mine = httpx.get(f"{base}/api/v1/services", params={"mine": True}, headers=staff)
+        assert mine.status_code == 200 and len(mine.json()) >= 1
+        outreach = _sign_in(base, "outreach-amsterdam", seed.OUTREACH_PASSWORD)
+        network = httpx.get(f"{base}/api/v1/services", headers=outreach).json()
+        assert len(network) >= 64 and any(s["capacity"]["stale"] for s in network)
         running = _service_processes(env["HAVEN_UP_TEST"])
         assert len(running) == 3, "intake, matching and notifier must each run"
         up.send_signal(signal.SIGINT)

@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from services.intake.accounts import create_organization, create_user
-from services.intake.api.deps import Admin, SessionDep
+from services.intake.api.deps import Admin, PortsDep, SessionDep
 from services.intake.auth import new_api_key
+from services.intake.directory.handlers import announce_organization
 from services.intake.models import ApiKey, Organization, OrganizationKind, Role
 
 
@@ -59,9 +60,11 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 
 @router.post("/organizations", status_code=status.HTTP_201_CREATED)
-def onboard_organization(body: OrganizationIn, session: SessionDep, _: Admin) -> OrganizationOut:
-    """Add an organization to the network."""
+def onboard_organization(body: OrganizationIn, session: SessionDep, ports: PortsDep,
+                         _: Admin) -> OrganizationOut:
+    """Add an organization to the network and publish it in the directory."""
     organization = create_organization(session=session, **body.model_dump())
+    announce_organization(session, ports, organization)
     session.commit()
     return OrganizationOut(id=organization.id, **body.model_dump())
 

@@ -84,4 +84,5 @@ class Allow:
 
 OutreachWorker = Annotated[Principal, Depends(Allow(Role.OUTREACH_WORKER))]
 Admin = Annotated[Principal, Depends(Allow(Role.NETWORK_ADMIN))]
+Editor = Annotated[Principal, Depends(Allow(Role.PROVIDER_STAFF, Role.NETWORK_ADMIN))]
 AnyMember = Annotated[Principal, Depends(Allow(*Role))]

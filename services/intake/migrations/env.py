@@ -8,7 +8,8 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-import services.intake.models  # noqa: F401  (registers the tables)
+import services.intake.directory.models  # noqa: F401  (registers the tables)
+import services.intake.models  # noqa: F401
 import services.intake.vault  # noqa: F401
 
 target_metadata = SQLModel.metadata

@@ -44,8 +44,12 @@ def test_every_api_route_has_a_role_rule(tmp_path_factory: pytest.TempPathFactor
     assert len(_rules(tmp_path_factory)) >= 9
 
 
-def _call(intake: Intake, member_name: str, method: str, path: str, referral: str) -> int:
-    url = re.sub(r"\{[^}]+\}", referral, path)
+def _url(path: str, ids: dict[str, str]) -> str:
+    return re.sub(r"\{([^}]+)\}", lambda match: ids[match.group(1)], path)
+
+
+def _call(intake: Intake, member_name: str, method: str, path: str, ids: dict[str, str]) -> int:
+    url = _url(path, ids)
     bodies = {"/api/v1/referrals": referral_body(),
               "/api/v1/referrals/{referral_id}/consent": {"scope": "share_contact",
                                                           "granted": False}}
@@ -54,14 +58,26 @@ def _call(intake: Intake, member_name: str, method: str, path: str, referral: st
     return answer.status_code
 
 
+def _provider_service(intake: Intake) -> dict[str, str]:
+    """A location and service of the provider's organization (the "own" record to change)."""
+    headers = intake.members["provider"].headers
+    location = intake.client.post("/api/v1/locations", headers=headers, json={
+        "name": "Test location", "region": "north", "latitude": 52.0, "longitude": 5.0})
+    service = intake.client.post("/api/v1/services", headers=headers, json={
+        "name": "Test service", "service_type": "legal_aid",
+        "location_id": location.json()["id"]})
+    assert service.status_code == 201, service.text
+    return {"location_id": location.json()["id"], "service_id": service.json()["id"]}
+
+
 def test_matrix(intake: Intake, tmp_path_factory: pytest.TempPathFactory) -> None:
     created = intake.client.post("/api/v1/referrals", json=referral_body(),
                                  headers=intake.members["outreach"].headers)
-    referral = created.json()["id"]
+    ids = {"referral_id": created.json()["id"], **_provider_service(intake)}
     failures = []
     for (method, path), roles in sorted(_rules(tmp_path_factory).items()):
         for name, member in intake.members.items():
-            code = _call(intake, name, method, path, referral)
+            code = _call(intake, name, method, path, ids)
             if member.role not in roles:
                 expected_ok = code == 403
             elif "{referral_id}" in path and name != "outreach":
@@ -70,7 +86,7 @@ def test_matrix(intake: Intake, tmp_path_factory: pytest.TempPathFactory) -> Non
                 expected_ok = code < 400 or code == 422
             if not expected_ok:
                 failures.append(f"{method} {path} as {name}: {code}")
-        anonymous = intake.client.request(method, re.sub(r"\{[^}]+\}", referral, path))
+        anonymous = intake.client.request(method, _url(path, ids))
         if anonymous.status_code != 401:
             failures.append(f"{method} {path} anonymous: {anonymous.status_code}")
     assert failures == []
