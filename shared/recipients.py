@@ -27,6 +27,8 @@ _POLICY: dict[str, dict[str, tuple[str, ...]]] = {
     "org.haven.consent.changed.v1": {"consent": SERVICES},
     "org.haven.referral.offer_made.v1": {
         "offer_summary": (NOTIFIER, INTAKE, MATCHING, "org:{organization_id}")},
+    "org.haven.referral.offer_closed.v1": {
+        "offer_outcome": (NOTIFIER, INTAKE, MATCHING, "org:{organization_id}")},
     "org.haven.referral.offer_accepted.v1": {"response": (MATCHING, INTAKE, NOTIFIER)},
     "org.haven.referral.offer_declined.v1": {"response": (MATCHING, INTAKE, NOTIFIER)},
 }

@@ -67,6 +67,9 @@ CAPACITY_REMINDERS = TopicSpec(
     partitions=3)
 CAPACITY_RESERVATIONS = TopicSpec(
     "capacity.reservations", "service id", "matching → matching: holds, one owner per service")
+MATCHING_COMMANDS = TopicSpec(
+    "matching.commands", "referral id",
+    "matching → matching: hold decisions and offer timeouts for the referral's owner")
 REFERRAL_OFFERS = TopicSpec(
     "referral.offers", "referral id", "matching → notifier, intake: offers to providers")
 REFERRAL_RESPONSES = TopicSpec(
@@ -80,8 +83,8 @@ NOTIFICATION_DELIVERIES = TopicSpec(
 
 DATA_TOPICS: tuple[TopicSpec, ...] = (
     REFERRAL_SUBMITTED, REFERRAL_KEYS, DIRECTORY_ORGANIZATIONS, DIRECTORY_SERVICES,
-    CAPACITY_UPDATES, CAPACITY_REMINDERS, CAPACITY_RESERVATIONS, REFERRAL_OFFERS,
-    REFERRAL_RESPONSES, REFERRAL_STATUS, CONSENT_CHANGES, NOTIFICATION_DELIVERIES,
+    CAPACITY_UPDATES, CAPACITY_REMINDERS, CAPACITY_RESERVATIONS, MATCHING_COMMANDS,
+    REFERRAL_OFFERS, REFERRAL_RESPONSES, REFERRAL_STATUS, CONSENT_CHANGES, NOTIFICATION_DELIVERIES,
 )
 
 
@@ -92,5 +95,15 @@ def _dead_letter_spec(source: TopicSpec) -> TopicSpec:
     )
 
 
-CATALOG: tuple[TopicSpec, ...] = DATA_TOPICS + tuple(_dead_letter_spec(t) for t in DATA_TOPICS)
+# Faust table changelogs (named "<app id>-<table>-changelog" by Faust). Declared here
+# because workers may not create topics; values hold ids, states and sealed bytes only.
+MATCHING_CASES_CHANGELOG = _compacted(
+    "haven-matching-cases-changelog", "referral id", "matching's referral cases (Faust table)")
+MATCHING_LEDGERS_CHANGELOG = _compacted(
+    "haven-matching-ledgers-changelog", "service id",
+    "matching's per-service holds and waitlists (Faust table)")
+STATE_TOPICS: tuple[TopicSpec, ...] = (MATCHING_CASES_CHANGELOG, MATCHING_LEDGERS_CHANGELOG)
+
+CATALOG: tuple[TopicSpec, ...] = (DATA_TOPICS + STATE_TOPICS
+                                  + tuple(_dead_letter_spec(t) for t in DATA_TOPICS))
 BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in CATALOG}

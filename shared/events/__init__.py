@@ -9,10 +9,18 @@ from shared.events.directory import (
     PublicKeyRef,
     ServiceUpserted,
 )
+from shared.events.matching import (
+    CapacityObserved,
+    HoldDecided,
+    HoldReleased,
+    HoldRequested,
+    OfferTimedOut,
+    PlacementConfirmed,
+)
 from shared.events.offers import (
-    CapacityHeld,
     NotificationDelivered,
     OfferAccepted,
+    OfferClosed,
     OfferDeclined,
     OfferMade,
 )
@@ -27,7 +35,9 @@ from shared.events.referral import (
 )
 
 __all__ = [
-    "CapacityConfirmationDue", "CapacityHeld", "CapacityUpdated", "ConsentChanged",
+    "CapacityConfirmationDue", "CapacityObserved", "CapacityUpdated", "ConsentChanged",
+    "HoldDecided", "HoldReleased", "HoldRequested", "OfferClosed", "OfferTimedOut",
+    "PlacementConfirmed",
     "ConsentGrant", "ContactDetails",
     "Eligibility", "Event", "MatchingProfile", "NotificationDelivered", "OfferAccepted",
     "OfferDeclined", "OfferMade", "OrganizationUpserted", "PublicKeyRef", "ReferralErased",

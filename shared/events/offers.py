@@ -1,4 +1,4 @@
-"""Offers to providers, their answers, capacity holds and notification outcomes."""
+"""Offers to providers, their answers, how they ended, and notification outcomes."""
 
 from __future__ import annotations
 
@@ -11,23 +11,6 @@ from pydantic import Field
 from shared import topics
 from shared.events.base import Event, register
 from shared.events.vocabulary import DeclineReason
-
-
-@register
-class CapacityHeld(Event):
-    """A place held (delta -1) or released (+1) for an offer; one writer per service."""
-
-    event_type: ClassVar[str] = "org.haven.capacity.held.v1"
-    topic: ClassVar[topics.TopicSpec] = topics.CAPACITY_RESERVATIONS
-
-    service_id: UUID
-    offer_id: UUID
-    referral_id: UUID
-    delta: Literal[-1, 1]
-    held_at: datetime
-
-    def key(self) -> str:
-        return str(self.service_id)
 
 
 @register
@@ -72,6 +55,25 @@ class OfferDeclined(Event):
     reason: DeclineReason
     note: str = Field(default="", max_length=1000)
     answered_at: datetime
+
+    def key(self) -> str:
+        return str(self.referral_id)
+
+
+@register
+class OfferClosed(Event):
+    """An offer ended: answered, expired, or withdrawn (consent, erasure, placed elsewhere)."""
+
+    event_type: ClassVar[str] = "org.haven.referral.offer_closed.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.REFERRAL_OFFERS
+
+    offer_id: UUID
+    referral_id: UUID
+    organization_id: UUID
+    service_id: UUID
+    outcome: Literal["accepted", "declined", "expired", "withdrawn"]
+    reason: str = Field(default="", max_length=64, pattern=r"^[a-z0-9_]*$")
+    closed_at: datetime
 
     def key(self) -> str:
         return str(self.referral_id)

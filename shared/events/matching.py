@@ -1,0 +1,120 @@
+"""Matching's own traffic: holds asked of a service's single owner, and its answers.
+
+Holds are keyed by service id, so one worker (the partition's owner) decides every
+hold of a service in order: two workers never promise the same last place. The
+answers travel back keyed by referral id to the worker that owns the referral.
+None of these carry personal data: ids, codes, urgency and waiting time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from shared import topics
+from shared.events.base import Event, register
+from shared.events.vocabulary import Urgency
+
+
+@register
+class HoldRequested(Event):
+    """Hold one place for an offer; or, with `join_waitlist`, queue for the next one."""
+
+    event_type: ClassVar[str] = "org.haven.capacity.hold_requested.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.CAPACITY_RESERVATIONS
+
+    service_id: UUID
+    referral_id: UUID
+    offer_id: UUID
+    urgency: Urgency
+    waiting_since: datetime
+    join_waitlist: bool = False
+    requested_at: datetime
+
+    def key(self) -> str:
+        return str(self.service_id)
+
+
+@register
+class HoldReleased(Event):
+    """The offer ended without a placement (or the referral left the waitlist)."""
+
+    event_type: ClassVar[str] = "org.haven.capacity.hold_released.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.CAPACITY_RESERVATIONS
+
+    service_id: UUID
+    referral_id: UUID
+    offer_id: UUID
+    reason: str = Field(max_length=64, pattern=r"^[a-z0-9_]+$")
+    released_at: datetime
+
+    def key(self) -> str:
+        return str(self.service_id)
+
+
+@register
+class PlacementConfirmed(Event):
+    """The provider accepted: the hold becomes a place taken until staff count it themselves."""
+
+    event_type: ClassVar[str] = "org.haven.capacity.placement_confirmed.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.CAPACITY_RESERVATIONS
+
+    service_id: UUID
+    referral_id: UUID
+    offer_id: UUID
+    placed_at: datetime
+
+    def key(self) -> str:
+        return str(self.service_id)
+
+
+@register
+class CapacityObserved(Event):
+    """Staff's latest figure, handed to the service's owner in order with its holds."""
+
+    event_type: ClassVar[str] = "org.haven.capacity.observed.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.CAPACITY_RESERVATIONS
+
+    service_id: UUID
+    available: int = Field(ge=0)
+    version: int = Field(ge=0)
+    confirmed_at: datetime
+
+    def key(self) -> str:
+        return str(self.service_id)
+
+
+@register
+class HoldDecided(Event):
+    """The service owner's answer: held, waitlisted, or refused (with the reason)."""
+
+    event_type: ClassVar[str] = "org.haven.matching.hold_decided.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.MATCHING_COMMANDS
+
+    referral_id: UUID
+    service_id: UUID
+    offer_id: UUID
+    outcome: Literal["held", "waitlisted", "refused"]
+    reason: str = Field(default="", max_length=64, pattern=r"^[a-z0-9_]*$")
+    decided_at: datetime
+
+    def key(self) -> str:
+        return str(self.referral_id)
+
+
+@register
+class OfferTimedOut(Event):
+    """An offer reached its expiry without an answer (sent by the referral owner's timer)."""
+
+    event_type: ClassVar[str] = "org.haven.matching.offer_timed_out.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.MATCHING_COMMANDS
+
+    referral_id: UUID
+    offer_id: UUID
+    at: datetime
+
+    def key(self) -> str:
+        return str(self.referral_id)
