@@ -45,6 +45,7 @@ class Candidate:
 class Ranked:
     service_id: UUID
     organization_id: UUID
+    service_type: ServiceType
     score: float
     waitlist: bool
     explanation: tuple[str, ...] = field(default_factory=tuple)
@@ -120,6 +121,7 @@ class _Rules:
         self.languages = frozenset(profile.languages)
         self.exploitation = frozenset(profile.exploitation_types)
         self.gender_known = profile.gender_identity is not GenderIdentity.NOT_SAID
+        self.accessibility = frozenset(profile.accessibility)
 
     def first_failed(self, candidate: Candidate) -> str | None:
         profile, service = self.profile, candidate.service
@@ -139,6 +141,17 @@ class _Rules:
         if rules.exploitation_types and self.exploitation and self.exploitation.isdisjoint(
                 rules.exploitation_types):
             return "exploitation_type"
+        if rules.immigration_statuses and profile.immigration_status not in (
+                rules.immigration_statuses):
+            return "immigration_status"
+        if profile.substance_use and not rules.substance_use_accepted:
+            return "substance_use"
+        if profile.pets and not rules.pets_allowed:
+            return "pets"
+        if self.accessibility and not self.accessibility <= set(rules.accessibility):
+            return "accessibility"
+        if not service.active:
+            return "inactive"
         if not _within_distance(profile, service):
             return "distance"
         if candidate.open_places <= 0 and not profile.accepts_waitlist:
@@ -188,5 +201,6 @@ def _scored(profile: MatchingProfile, candidate: Candidate, *, now: datetime,
         parts["distance"] = WEIGHTS["distance"] * max(0.0, 1 - km / profile.max_distance_km)
     explanation = ("met every eligibility rule",
                    *(f"{name}: +{value:.2f}" for name, value in sorted(parts.items())))
-    return Ranked(service.service_id, service.organization_id, round(sum(parts.values()), 4),
+    return Ranked(service.service_id, service.organization_id, service.service_type,
+                  round(sum(parts.values()), 4),
                   waitlist=candidate.open_places == 0, explanation=explanation)

@@ -1,0 +1,129 @@
+"""A referral from ranking to placement, through holds, declines, expiry and the waitlist."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.matching.cases import Case
+from services.matching.ranking import first_failed_rule
+from services.matching.state import dump_case, load_case
+from shared.events import OfferMade, PlacementConfirmed
+from shared.events.vocabulary import GenderIdentity, ReferralStatus, ServiceType
+from tests.support.matching_sim import Simulation
+from tests.unit.matching.test_ranking import NOW, person, service
+
+SHELTER = ServiceType.EMERGENCY_SHELTER
+
+
+def test_decline_moves_to_the_next_candidate_and_accept_places() -> None:
+    first = service(SHELTER, "amsterdam", open_places=1, languages=["ro"])
+    second = service(SHELTER, "utrecht", open_places=1)
+    sim = Simulation([first, second], NOW)
+    referral = uuid.uuid4()
+    sim.submit(referral, person([SHELTER], languages=["ro"]))
+    [offer] = sim.open_offers()
+    assert offer.service_id == first.service.service_id and offer.explanation
+    sim.decline(offer)
+    [offer] = sim.open_offers()
+    assert offer.service_id == second.service.service_id
+    sim.accept(offer)
+    assert sim.statuses(referral)[-1] == "placed"
+    assert sim.ledgers[first.service.service_id].holds == {}
+    assert [e for e in sim.published if isinstance(e, PlacementConfirmed)]
+
+
+def test_nobody_available_then_a_place_opens_and_is_offered() -> None:
+    full = service(SHELTER, "amsterdam", open_places=0)
+    sim = Simulation([full], NOW)
+    referral = uuid.uuid4()
+    sim.submit(referral, person([SHELTER]))
+    assert sim.statuses(referral)[-1] == "waitlisted" and sim.open_offers() == []
+    sim.capacity(full.service.service_id, available=1, version=5)
+    [offer] = sim.open_offers()
+    assert offer.referral_id == referral and sim.statuses(referral)[-1] == "offered"
+
+
+def test_an_unanswered_offer_expires_and_the_next_provider_is_asked() -> None:
+    first = service(SHELTER, "amsterdam", open_places=1, languages=["en"])
+    second = service(SHELTER, "utrecht", open_places=1)
+    sim = Simulation([first, second], NOW)
+    sim.submit(uuid.uuid4(), person([SHELTER], languages=["en"]))
+    [offer] = sim.open_offers()
+    sim.expire(NOW + timedelta(hours=1))
+    assert sim.open_offers() == [offer]  # urgent offers stay open two hours
+    sim.expire(NOW + timedelta(hours=2, seconds=1))
+    [later] = sim.open_offers()
+    assert later.service_id == second.service.service_id
+
+
+def test_withdrawal_releases_every_hold_and_offer() -> None:
+    places = service(SHELTER, "amsterdam", open_places=1)
+    sim = Simulation([places], NOW)
+    referral = uuid.uuid4()
+    sim.submit(referral, person([SHELTER]))
+    sim._run(sim.cases[referral].withdraw(ReferralStatus.WITHDRAWN, "consent_withdrawn",
+                                          NOW, "revoked-1"))
+    assert sim.open_offers() == [] and sim.ledgers[places.service.service_id].holds == {}
+    assert sim.statuses(referral)[-1] == "withdrawn"
+    assert sim.cases[referral].withdraw(ReferralStatus.WITHDRAWN, "again", NOW, "x") == []
+
+
+def test_redelivered_inputs_change_nothing() -> None:
+    places = service(SHELTER, "amsterdam", open_places=2)
+    sim = Simulation([places], NOW)
+    referral = uuid.uuid4()
+    sim.submit(referral, person([SHELTER]))
+    [offer] = sim.open_offers()
+    case = sim.cases[referral]
+    assert case.on_accepted(offer.offer_id, offer.organization_id, NOW, "answer-1")
+    assert case.on_accepted(offer.offer_id, offer.organization_id, NOW, "answer-1") == []
+    assert case.on_declined(offer.offer_id, offer.organization_id, "other", NOW, sim.policy,
+                            "answer-2") == []  # too late: it was accepted
+    assert load_case(dump_case(case)) == case
+
+
+def test_a_transgender_woman_is_only_offered_affirming_services() -> None:
+    affirming = service(SHELTER, "amsterdam", genders=[GenderIdentity.WOMAN,
+                                                       GenderIdentity.TRANSGENDER_WOMAN])
+    not_affirming = service(SHELTER, "amsterdam", genders=[GenderIdentity.WOMAN])
+    sim = Simulation([not_affirming, affirming], NOW)
+    sim.submit(uuid.uuid4(), person([SHELTER],
+                                    gender_identity=GenderIdentity.TRANSGENDER_WOMAN))
+    assert [o.service_id for o in sim.open_offers()] == [affirming.service.service_id]
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), referrals=st.integers(1, 25), places=st.integers(0, 6))
+def test_properties_over_random_runs(seed: int, referrals: int, places: int) -> None:
+    """Offers only go to eligible services; holds never exceed places; all decisions logged."""
+    import random
+
+    rng = random.Random(seed)
+    network = [service(SHELTER, rng.choice(["amsterdam", "utrecht"]),
+                       open_places=rng.randint(0, places),
+                       genders=rng.choice([[], [GenderIdentity.WOMAN]]),
+                       languages=rng.choice([[], ["ro"], ["nl", "en"]]))
+               for _ in range(rng.randint(1, 5))]
+    sim = Simulation(network, NOW)
+    profiles = {}
+    for _ in range(referrals):
+        referral = uuid.uuid4()
+        profiles[referral] = person([SHELTER], gender_identity=rng.choice(
+            [GenderIdentity.WOMAN, GenderIdentity.MAN]), languages=rng.choice([["ro"], ["en"]]))
+        sim.submit(referral, profiles[referral])
+        for offer in sim.open_offers():
+            rng.choice([sim.accept, sim.decline, lambda _: None])(offer)
+    by_id = {c.service.service_id: c for c in network}
+    for offer in (e for e in sim.published if isinstance(e, OfferMade)):
+        assert first_failed_rule(profiles[offer.referral_id], by_id[offer.service_id]) in (
+            None, "capacity")
+        assert offer.explanation and offer.explanation[0] == "met every eligibility rule"
+    for ledger in sim.ledgers.values():  # nobody lowers a figure here, so this holds always
+        assert len(ledger.holds) + len(ledger.placements) <= ledger.available
+    for case in sim.cases.values():
+        assert isinstance(case, Case) and case.status in set(ReferralStatus)
+        assert sim.statuses(case.referral_id), "every referral has a recorded decision"

@@ -1,0 +1,96 @@
+"""The single owner of a service's places: never more holds than places, queue order kept."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.matching.ledger import Ledger, Waiting
+from services.matching.state import dump_ledger, load_ledger
+from shared.events.vocabulary import Urgency
+
+T0 = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+
+def _waiting(n: int, urgency: Urgency = Urgency.WITHIN_DAYS, minutes: int = 0) -> Waiting:
+    return Waiting(uuid.UUID(int=n), uuid.UUID(int=1000 + n), urgency,
+                   T0 + timedelta(minutes=minutes))
+
+
+def test_the_last_place_goes_once_and_the_rest_wait_or_are_refused() -> None:
+    ledger = Ledger()
+    ledger.observe(1, 1, T0)
+    first = ledger.request(_waiting(1), join_waitlist=False)
+    second = ledger.request(_waiting(2), join_waitlist=False)
+    third = ledger.request(_waiting(3), join_waitlist=True)
+    assert [d.outcome for d in first + second + third] == ["held", "refused", "waitlisted"]
+    assert second[0].reason == "at_capacity"
+    assert ledger.request(_waiting(1), join_waitlist=False)[0].outcome == "held"  # a repeat
+
+
+def test_a_released_place_goes_to_the_most_urgent_then_longest_waiting() -> None:
+    ledger = Ledger()
+    ledger.observe(1, 1, T0)
+    ledger.request(_waiting(1), join_waitlist=False)
+    ledger.request(_waiting(2, Urgency.PLANNED, minutes=0), join_waitlist=True)
+    ledger.request(_waiting(3, Urgency.TONIGHT, minutes=9), join_waitlist=True)
+    ledger.request(_waiting(4, Urgency.TONIGHT, minutes=5), join_waitlist=True)
+    promoted = ledger.release(uuid.UUID(int=1))
+    assert [d.offer_id.int for d in promoted] == [4]
+    more = ledger.observe(3, 2, T0 + timedelta(hours=1))
+    assert [d.offer_id.int for d in more] == [3, 2]
+
+
+def test_placements_count_until_staff_report_a_newer_figure() -> None:
+    ledger = Ledger()
+    ledger.observe(1, 1, T0)
+    ledger.request(_waiting(1), join_waitlist=False)
+    ledger.place(uuid.UUID(int=1), T0 + timedelta(minutes=1))
+    assert ledger.open_places == 0
+    assert ledger.observe(1, 2, T0 + timedelta(minutes=2)) == []  # staff counted the person
+    assert ledger.open_places == 1
+    assert ledger.observe(0, 1, T0) == []  # an older figure arriving late changes nothing
+    assert ledger.available == 1
+
+
+operation = st.one_of(
+    st.tuples(st.just("request"), st.integers(0, 30), st.sampled_from(list(Urgency)),
+              st.integers(0, 600), st.booleans()),
+    st.tuples(st.just("release"), st.integers(0, 30)),
+    st.tuples(st.just("place"), st.integers(0, 30)),
+    st.tuples(st.just("observe"), st.integers(0, 6)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(operation, max_size=80))
+def test_never_more_holds_than_places_and_the_queue_is_served_in_order(
+        operations: list[tuple[object, ...]]) -> None:
+    ledger, version, clock = Ledger(), 0, T0
+    for op in operations:
+        clock += timedelta(seconds=1)
+        before = set(ledger.holds)
+        if op[0] == "request":
+            _, n, urgency, minutes, wait = op
+            assert isinstance(n, int) and isinstance(minutes, int)
+            waiting = Waiting(uuid.UUID(int=n), uuid.UUID(int=n + 100), Urgency(urgency),
+                              T0 + timedelta(minutes=minutes))
+            decisions = ledger.request(waiting, join_waitlist=bool(wait))
+        elif op[0] == "release":
+            decisions = ledger.release(uuid.UUID(int=int(str(op[1]))))
+        elif op[0] == "place":
+            decisions = ledger.place(uuid.UUID(int=int(str(op[1]))), clock)
+        else:
+            version += 1
+            decisions = ledger.observe(int(str(op[1])), version, clock)
+        new_holds = set(ledger.holds) - before
+        if new_holds:  # staff may lower a figure below what is held; nothing new is granted then
+            assert len(ledger.holds) + len(ledger.placements) <= ledger.available
+        assert not ledger.waitlist or ledger.open_places == 0
+        assert ledger.waitlist == sorted(ledger.waitlist, key=Waiting.order)
+        promoted = [d for d in decisions if d.outcome == "held"]
+        assert all(d.offer_id in ledger.holds for d in promoted)
+        assert load_ledger(dump_ledger(ledger)) == ledger
