@@ -32,6 +32,9 @@ class GrantFollower:
         self._keys = keys
         self._kafka = kafka
         self._record_keys: dict[str, set[bytes]] = defaultdict(set)
+        # Grants addressed to us that we cannot open (sealed to a key we do not hold):
+        # waiting for them would only stall the stream, so waiters give up at once.
+        self._refused: set[tuple[str, bytes]] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="grant-follower", daemon=True)
@@ -46,11 +49,14 @@ class GrantFollower:
     def has(self, referral: str, grant_id: bytes) -> bool:
         return self.ring.get(referral, self.owner, grant_id) is not None
 
+    def _hopeless(self, referral: str, grant_ids: list[bytes]) -> bool:
+        return any((referral, g) in self._refused for g in grant_ids)
+
     def wait_for(self, referral: str, grant_ids: list[bytes], timeout_s: float = 10.0) -> bool:
         """Block until every grant is here (events can overtake their grants across topics)."""
         deadline = time.monotonic() + timeout_s
         while not all(self.has(referral, g) for g in grant_ids):
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or self._hopeless(referral, grant_ids):
                 return False
             time.sleep(0.02)
         return True
@@ -60,7 +66,7 @@ class GrantFollower:
         """The same, without blocking an event loop (for Faust agents)."""
         deadline = time.monotonic() + timeout_s
         while not all(self.has(referral, g) for g in grant_ids):
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or self._hopeless(referral, grant_ids):
                 return False
             await asyncio.sleep(0.02)
         return True
@@ -104,4 +110,9 @@ class GrantFollower:
         try:
             accept_grant(record_key, value, owner=self.owner, keys=self._keys, ring=self.ring)
         except SealError as error:
+            grant_id = record_key.rsplit(b"/", 1)[-1]
+            try:
+                self._refused.add((referral, bytes.fromhex(grant_id.decode())))
+            except ValueError:
+                pass
             log.warning("grant refused", extra={"reason": error.reason})

@@ -66,17 +66,28 @@ def publish(runtime: RuntimeSettings, store: FileKeyStore, owner: str) -> None:
 
 
 class FolderPublicKeys(PublicKeys):
-    """PublicKeys read from the public folder, re-read when a key id is not known yet."""
+    """PublicKeys read from the public folder, re-read when a key id is not known yet.
+
+    Only when a file changed: a stream of records signed by keys nobody published
+    (a replay of foreign data, an attack) then costs a few stat calls each, not a
+    parse of every key file.
+    """
 
     def __init__(self, folder: Path) -> None:
         super().__init__()
         self._folder = folder
+        self._seen: tuple[tuple[str, int, int], ...] = ()
         self.reload()
 
     def reload(self) -> None:
-        for path in sorted(self._folder.glob("*.json")):
+        paths = sorted(self._folder.glob("*.json"))
+        state = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+        if state == self._seen:
+            return
+        for path in paths:
             for item in json.loads(path.read_text()):
                 self.add(PublicKeyRecord.model_validate(item))
+        self._seen = state
 
     def verifying_key(self, signing_key_id: str) -> tuple[str, ed25519.Ed25519PublicKey]:
         try:

@@ -70,6 +70,18 @@ class IntakeSettings(BaseSettings):
         return self.database_url or f"sqlite:///{runtime.var_dir / 'intake.sqlite3'}"
 
 
+class MatchingSettings(BaseSettings):
+    """How long offers stay open and how wide a waiting list reaches (HAVEN_MATCHING_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="HAVEN_MATCHING_", extra="ignore")
+
+    offer_hours_tonight: float = Field(default=2.0, gt=0, le=24 * 14)
+    offer_hours_within_days: float = Field(default=24.0, gt=0, le=24 * 14)
+    offer_hours_planned: float = Field(default=72.0, gt=0, le=24 * 14)
+    waitlist_breadth: int = Field(default=3, ge=1, le=20)
+    capacity_stale_after_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+
+
 class WorkerSettings(BaseSettings):
     """A Faust worker's local port for its web view; each service sets its own default."""
 

@@ -86,11 +86,18 @@ async def verified(
                            headers=letter.headers)
 
 
-async def publish(app: faust.App, *records: OutgoingRecord) -> None:
-    """Send records from inside an agent, in order, through the app's producer."""
-    for record in records:
-        await app.send(record.topic, key=record.key, value=record.wire_value,
-                       headers=record.headers)
+async def publish(app: faust.App, *records: OutgoingRecord, confirm: bool = False) -> None:
+    """Send records from inside an agent, in order, through the app's producer.
+
+    With `confirm`, return only once the broker acknowledged every record: agents that
+    keep state write it after their output is safe, so a crash in between replays the
+    input and re-sends the same (same-id) records instead of losing them.
+    """
+    pending = [await app.send(record.topic, key=record.key, value=record.wire_value,
+                              headers=record.headers) for record in records]
+    if confirm:
+        for future in pending:
+            await future
 
 
 def _incoming(event: faust.EventT[Any]) -> IncomingRecord:

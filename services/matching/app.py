@@ -1,49 +1,240 @@
-"""The matching worker's wiring: settings in, a Faust app with its agents out."""
+"""The matching worker's wiring: topics in, pure decisions, events out, state in Faust tables.
+
+Two tables, each owned partition by partition by exactly one worker:
+- `cases` (key: referral id): a referral's candidates, offers and status
+  (`cases.py`); fed by submissions, hold decisions, answers, timeouts, consent.
+- `ledgers` (key: service id): a service's holds, placements and waiting list
+  (`ledger.py`); fed by `capacity.reservations` only, so one worker decides every
+  hold of a service in order and two workers never promise the same last place.
+
+Every handler publishes its output and waits for the broker's acknowledgement
+before it writes the table, and every output id is derived from its input; a worker
+killed at any point replays the input, re-sends identical records (dropped
+downstream as repeats) and ends in the same state.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import faust
+from faust.types import TP
 
-from services.matching.handlers import acknowledge_referral
+from services.matching.cases import Case, MatchingPolicy
+from services.matching.directory_follower import DirectoryFollower
+from services.matching.ledger import Decision, Ledger, Waiting
+from services.matching.ranking import rank
+from services.matching.state import dump_case, dump_ledger, load_case, load_ledger
 from shared import topics
-from shared.events import ReferralErased, ReferralSubmitted
+from shared.envelope import CloudEvent
+from shared.events import (
+    CapacityObserved,
+    CapacityUpdated,
+    ConsentChanged,
+    Event,
+    HoldDecided,
+    HoldReleased,
+    HoldRequested,
+    OfferAccepted,
+    OfferDeclined,
+    OfferTimedOut,
+    PlacementConfirmed,
+    ReferralErased,
+    ReferralSubmitted,
+)
+from shared.events.vocabulary import ConsentScope, ReferralStatus, Urgency
 from shared.identity import service_codec
+from shared.partitioning import referral_partitioner
 from shared.recipients import MATCHING
-from shared.settings import KafkaSettings, RuntimeSettings, WorkerSettings
+from shared.records import RecordCodec
+from shared.settings import KafkaSettings, MatchingSettings, RuntimeSettings, WorkerSettings
 from shared.streams import create_faust_app, faust_topic, publish, verified
 
 SERVICE = "matching"
+PARTITIONS = list(range(topics.REFERRAL_SUBMITTED.partitions))
+log = logging.getLogger("haven.matching")
+
+
+def policy_from(settings: MatchingSettings) -> MatchingPolicy:
+    return MatchingPolicy(offer_ttl={
+        Urgency.TONIGHT: timedelta(hours=settings.offer_hours_tonight),
+        Urgency.WITHIN_DAYS: timedelta(hours=settings.offer_hours_within_days),
+        Urgency.PLANNED: timedelta(hours=settings.offer_hours_planned)},
+        waitlist_breadth=settings.waitlist_breadth)
 
 
 def create_app(
-    *, kafka: KafkaSettings, runtime: RuntimeSettings, worker: WorkerSettings
+    *, kafka: KafkaSettings, runtime: RuntimeSettings, worker: WorkerSettings,
+    matching: MatchingSettings | None = None,
 ) -> faust.App:
     """Build the app; nothing connects until the worker starts."""
+    settings = matching or MatchingSettings()
+    policy = policy_from(settings)
+    stale_after = timedelta(hours=settings.capacity_stale_after_hours)
     app = create_faust_app(SERVICE, kafka=kafka, runtime=runtime, web_port=worker.web_port)
     codec, sealed, grants = service_codec(MATCHING, source=f"/haven/{SERVICE}",
                                           runtime=runtime, kafka=kafka)
+    directory = DirectoryFollower(codec=codec, kafka=kafka)
+    cases = app.Table("cases", partitions=topics.REFERRAL_SUBMITTED.partitions,
+                      key_type=bytes, value_type=bytes)
+    ledgers = app.Table("ledgers", partitions=topics.CAPACITY_RESERVATIONS.partitions,
+                        key_type=bytes, value_type=bytes)
+
+    async def emit(events: list[Event], cause: CloudEvent | None) -> None:
+        records = [record for index, event in enumerate(events)
+                   for record in codec.encode_all(event, cause=cause,
+                                                  discriminator=str(index))]
+        await publish(app, *records, confirm=True)
+
+    def case_of(referral_id: Any) -> Case | None:
+        raw = cases.get(str(referral_id).encode())
+        return None if raw is None else load_case(raw)
+
+    async def save(case: Case, events: list[Event], cause: CloudEvent) -> None:
+        await emit(events, cause)
+        cases[str(case.referral_id).encode()] = dump_case(case)
 
     @app.task  # type: ignore[untyped-decorator]  # faust ships this one untyped
-    async def follow_grants() -> None:
+    async def follow_grants_and_directory() -> None:
         grants.start()
+        directory.start()
 
     @app.agent(faust_topic(app, topics.REFERRAL_SUBMITTED), name="on_referral_submitted")
     async def on_referral_submitted(stream: faust.StreamT[bytes]) -> None:
         async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE,
                                        grants=grants):
-            if isinstance(envelope.event, ReferralSubmitted):
-                status = acknowledge_referral(envelope.event, now=datetime.now(UTC))
-                await publish(app, *codec.encode_all(status, cause=envelope.attributes))
+            event = envelope.event
+            if not isinstance(event, ReferralSubmitted) or case_of(event.referral_id):
+                continue
+            await directory.caught_up()
+            now = datetime.now(UTC)
+            ranking = rank(event.profile, directory.network(), now=now,
+                           stale_after=stale_after)
+            case, events = Case.open(
+                referral_id=event.referral_id, needs=list(event.profile.needs),
+                urgency=event.profile.urgency, accepts_waitlist=event.profile.accepts_waitlist,
+                ranking=ranking, now=now, policy=policy)
+            await save(case, events, envelope.attributes)
+
+    @app.agent(faust_topic(app, topics.MATCHING_COMMANDS), name="on_matching_commands")
+    async def on_matching_commands(stream: faust.StreamT[bytes]) -> None:
+        async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE):
+            event, now = envelope.event, datetime.now(UTC)
+            case = case_of(getattr(event, "referral_id", ""))
+            if case is None:
+                continue
+            if isinstance(event, HoldDecided):
+                events = case.on_hold(event, now, policy, envelope.attributes.id)
+            elif isinstance(event, OfferTimedOut):
+                events = case.on_timeout(event.offer_id, now, policy, envelope.attributes.id)
+            else:
+                continue
+            await save(case, events, envelope.attributes)
+
+    @app.agent(faust_topic(app, topics.REFERRAL_RESPONSES), name="on_responses")
+    async def on_responses(stream: faust.StreamT[bytes]) -> None:
+        async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE,
+                                       grants=grants):
+            event, now = envelope.event, datetime.now(UTC)
+            case = case_of(getattr(event, "referral_id", ""))
+            if case is None:
+                continue
+            if isinstance(event, OfferAccepted):
+                events = case.on_accepted(event.offer_id, event.organization_id, now,
+                                          envelope.attributes.id)
+            elif isinstance(event, OfferDeclined):
+                events = case.on_declined(event.offer_id, event.organization_id,
+                                          event.reason.value, now, policy,
+                                          envelope.attributes.id)
+            else:
+                continue
+            await save(case, events, envelope.attributes)
 
     @app.agent(faust_topic(app, topics.CONSENT_CHANGES), name="on_consent_changes")
     async def on_consent_changes(stream: faust.StreamT[bytes]) -> None:
         async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE,
                                        grants=grants):
-            if isinstance(envelope.event, ReferralErased):
-                referral = str(envelope.event.referral_id)
+            event, now = envelope.event, datetime.now(UTC)
+            case = case_of(getattr(event, "referral_id", ""))
+            if isinstance(event, ReferralErased):
+                if case is not None:
+                    await save(case, case.withdraw(ReferralStatus.ERASED, "erased", now,
+                                                   envelope.attributes.id),
+                               envelope.attributes)
+                referral = str(event.referral_id)
                 sealed.forget(referral)
                 grants.ring.erase(referral)
+            elif (isinstance(event, ConsentChanged) and case is not None
+                  and event.grant.scope is ConsentScope.SHARE_PROFILE
+                  and not event.grant.granted):
+                await save(case, case.withdraw(ReferralStatus.WITHDRAWN, "consent_withdrawn",
+                                               now, envelope.attributes.id),
+                           envelope.attributes)
+
+    @app.agent(faust_topic(app, topics.CAPACITY_UPDATES), name="on_capacity_updates")
+    async def on_capacity_updates(stream: faust.StreamT[bytes]) -> None:
+        """Staff's figures go to the service's single owner, in line with its holds."""
+        async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE):
+            event = envelope.event
+            if isinstance(event, CapacityUpdated):
+                await emit([CapacityObserved(
+                    service_id=event.service_id, available=event.available,
+                    version=event.version, confirmed_at=event.confirmed_at)],
+                    envelope.attributes)
+
+    @app.agent(faust_topic(app, topics.CAPACITY_RESERVATIONS), name="on_reservations")
+    async def on_reservations(stream: faust.StreamT[bytes]) -> None:
+        async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE):
+            event, now = envelope.event, datetime.now(UTC)
+            service_id = getattr(event, "service_id", None)
+            if service_id is None:
+                continue
+            key = str(service_id).encode()
+            raw = ledgers.get(key)
+            ledger = Ledger() if raw is None else load_ledger(raw)
+            decisions = _apply_to_ledger(ledger, event, now)
+            await emit([HoldDecided(referral_id=d.referral_id, service_id=service_id,
+                                    offer_id=d.offer_id, outcome=d.outcome, reason=d.reason,
+                                    decided_at=now) for d in decisions], envelope.attributes)
+            ledgers[key] = dump_ledger(ledger)
+
+    timed_out: set[Any] = set()
+
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+    async def expire_offers() -> None:
+        """Offers past their expiry, on this worker's own partitions, become timeouts."""
+        actives = app.assignor.assigned_actives()
+        now = datetime.now(UTC)
+        due = []
+        for key, raw in list(cases.items()):
+            partition = referral_partitioner(key, PARTITIONS, [])
+            if TP(topics.REFERRAL_SUBMITTED.name, partition) not in actives:
+                continue
+            case = load_case(raw)
+            due += [(case.referral_id, offer) for offer in case.expired_offers(now)
+                    if offer not in timed_out]
+        for referral_id, offer_id in due:
+            timed_out.add(offer_id)
+            await emit_plain(codec, app, OfferTimedOut(referral_id=referral_id,
+                                                       offer_id=offer_id, at=now))
 
     return app
+
+
+async def emit_plain(codec: RecordCodec, app: faust.App, event: Event) -> None:
+    await publish(app, *codec.encode_all(event), confirm=True)
+
+
+def _apply_to_ledger(ledger: Ledger, event: Event, now: datetime) -> list[Decision]:
+    if isinstance(event, HoldRequested):
+        return ledger.request(Waiting(event.offer_id, event.referral_id, event.urgency,
+                                      event.waiting_since), join_waitlist=event.join_waitlist)
+    if isinstance(event, HoldReleased):
+        return ledger.release(event.offer_id)
+    if isinstance(event, PlacementConfirmed):
+        return ledger.place(event.offer_id, event.placed_at)
+    if isinstance(event, CapacityObserved):
+        return ledger.observe(event.available, event.version, event.confirmed_at)
+    return []

@@ -92,7 +92,7 @@ class Case:
              policy: MatchingPolicy) -> tuple[Case, list[Event]]:
         """A new case from the ranking of its referral; holds for the first candidates."""
         case = cls(referral_id=referral_id, urgency=urgency, waiting_since=now,
-                   accepts_waitlist=accepts_waitlist)
+                   accepts_waitlist=accepts_waitlist, reason="received_by_matching")
         by_need: dict[ServiceType, list[dict[str, Any]]] = {need: [] for need in needs}
         for ranked in ranking.offers:
             need = ServiceType(ranked.service_type)
@@ -104,7 +104,9 @@ class Case:
         for rejected in ranking.rejected:
             case.rejected[rejected.rule] = case.rejected.get(rejected.rule, 0) + 1
         case.needs = {need: Need(need, candidates) for need, candidates in by_need.items()}
-        events: list[Event] = []
+        events: list[Event] = [ReferralStatusChanged(
+            referral_id=referral_id, status=ReferralStatus.MATCHING,
+            reason="received_by_matching", changed_at=now)]
         for state in case.needs.values():
             events += case._advance(state, now, policy)
         return case, events + case._status(now, "ranked")

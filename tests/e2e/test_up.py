@@ -55,31 +55,39 @@ def test_up_starts_everything_and_ctrl_c_stops_it(
     with output.open("wb") as out:
         up = subprocess.Popen([sys.executable, "-m", "deploy.local.up"], cwd=REPO_ROOT,
                               stdout=out, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 120
-        while b"Haven is running" not in output.read_bytes():
-            assert up.poll() is None, output.read_text()
-            assert time.monotonic() < deadline, output.read_text()
-            time.sleep(0.3)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as answer:
-            assert json.load(answer) == {"status": "ready", "broker": "ok"}
-        base = f"http://127.0.0.1:{port}"
-        username, password = seed.ADMIN
-        token = _sign_in(base, username, password)
-        organizations = httpx.get(f"{base}/api/v1/admin/organizations", headers=token).json()
-        kinds = [o["kind"] for o in organizations]
-        assert kinds.count("provider") >= 64 and "outreach" in kinds and "coordinator" in kinds
-        assert f"{username} / {password}" in output.read_text()
-        assert "demo network: 71 organizations" in output.read_text()
-        staff = _sign_in(base, "staff-01", seed.STAFF_PASSWORD)
-        mine = httpx.get(f"{base}/api/v1/services", params={"mine": True}, headers=staff)
-        assert mine.status_code == 200 and len(mine.json()) >= 1
-        outreach = _sign_in(base, "outreach-amsterdam", seed.OUTREACH_PASSWORD)
-        network = httpx.get(f"{base}/api/v1/services", headers=outreach).json()
-        assert len(network) >= 64 and any(s["capacity"]["stale"] for s in network)
-        running = _service_processes(env["HAVEN_UP_TEST"])
-        assert len(running) == 3, "intake, matching and notifier must each run"
-        up.send_signal(signal.SIGINT)
-        assert up.wait(timeout=60) == 0, output.read_text()
+        try:
+            deadline = time.monotonic() + 120
+            while b"Haven is running" not in output.read_bytes():
+                assert up.poll() is None, output.read_text()
+                assert time.monotonic() < deadline, output.read_text()
+                time.sleep(0.3)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as answer:
+                assert json.load(answer) == {"status": "ready", "broker": "ok"}
+            base = f"http://127.0.0.1:{port}"
+            username, password = seed.ADMIN
+            token = _sign_in(base, username, password)
+            organizations = httpx.get(f"{base}/api/v1/admin/organizations", headers=token).json()
+            kinds = [o["kind"] for o in organizations]
+            assert kinds.count("provider") >= 64 and "outreach" in kinds and "coordinator" in kinds
+            assert f"{username} / {password}" in output.read_text()
+            assert "demo network: 71 organizations" in output.read_text()
+            staff = _sign_in(base, "staff-01", seed.STAFF_PASSWORD)
+            mine = httpx.get(f"{base}/api/v1/services", params={"mine": True}, headers=staff)
+            assert mine.status_code == 200 and len(mine.json()) >= 1
+            outreach = _sign_in(base, "outreach-amsterdam", seed.OUTREACH_PASSWORD)
+            network = httpx.get(f"{base}/api/v1/services", headers=outreach).json()
+            assert len(network) >= 64 and any(s["capacity"]["stale"] for s in network)
+            running = _service_processes(env["HAVEN_UP_TEST"])
+            assert len(running) == 3, "intake, matching and notifier must each run"
+            up.send_signal(signal.SIGINT)
+            assert up.wait(timeout=60) == 0, output.read_text()
+        finally:
+            if up.poll() is None:  # a failed assertion must not leave the system running
+                up.send_signal(signal.SIGINT)
+                try:
+                    up.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    up.kill()
     assert "stopped." in output.read_text()
     leftovers = _service_processes(env["HAVEN_UP_TEST"])
     assert leftovers == [], "Ctrl-C must leave no service process behind"
