@@ -7,7 +7,14 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from services.intake.models import Referral, TimelineEntry
-from shared.events import Event, NotificationDelivered, OfferMade, ReferralStatusChanged
+from services.intake.offers import handlers as offers
+from shared.events import (
+    Event,
+    NotificationDelivered,
+    OfferClosed,
+    OfferMade,
+    ReferralStatusChanged,
+)
 from shared.records import Envelope
 
 
@@ -17,6 +24,8 @@ def describe(event: Event) -> tuple[str, str, datetime] | None:
         return f"status:{event.status.value}", event.reason, event.changed_at
     if isinstance(event, OfferMade):
         return "offered", f"offer {event.offer_id} ranked {event.rank}", event.expires_at
+    if isinstance(event, OfferClosed):
+        return f"offer:{event.outcome}", event.reason or str(event.offer_id), event.closed_at
     if isinstance(event, NotificationDelivered):
         return f"notification:{event.outcome}", event.channel, event.at
     return None
@@ -34,6 +43,10 @@ def apply(session: Session, envelope: Envelope) -> bool:
     kind, detail, at = described
     session.add(TimelineEntry(event_id=envelope.attributes.id, referral_id=referral_id,
                               at=at, kind=kind, detail=detail))
+    if isinstance(envelope.event, OfferMade):
+        offers.offer_made(session, envelope.event)
+    elif isinstance(envelope.event, OfferClosed):
+        offers.offer_closed(session, envelope.event)
     referral = session.get(Referral, referral_id)
     if isinstance(envelope.event, ReferralStatusChanged) and referral is not None:
         if referral.erased_at is None:

@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 import services.intake.directory.models  # noqa: F401  (registers the tables)
 import services.intake.models  # noqa: F401
+import services.intake.offers.models  # noqa: F401
 import services.intake.vault  # noqa: F401
 
 target_metadata = SQLModel.metadata

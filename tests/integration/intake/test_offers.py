@@ -1,0 +1,97 @@
+"""Provider staff answer offers: only their own, only while open, contact only with consent."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, select
+
+from services.intake.models import OutboxMessage
+from services.intake.offers import handlers
+from shared import topics
+from shared.events import OfferClosed, OfferMade
+from tests.support.intake import Intake, referral_body
+
+
+def _offer(intake: Intake, *, expires_in: timedelta = timedelta(hours=2),
+           **consent_overrides: object) -> tuple[str, str]:
+    body = referral_body()
+    if consent_overrides:
+        body["consent"] = {**body["consent"], **consent_overrides}  # type: ignore[dict-item]
+    created = intake.client.post("/api/v1/referrals", json=body,
+                                 headers=intake.members["outreach"].headers)
+    assert created.status_code == 201, created.text
+    referral = created.json()["id"]
+    made = OfferMade(offer_id=uuid.uuid4(), referral_id=uuid.UUID(referral),
+                     organization_id=intake.members["provider"].organization_id,
+                     service_id=uuid.uuid4(), rank=1,
+                     expires_at=datetime.now(UTC) + expires_in,
+                     explanation=["met every eligibility rule", "language_fit: +3.00"])
+    with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        handlers.offer_made(session, made)  # what the projector does with matching's event
+        session.commit()
+    return referral, str(made.offer_id)
+
+
+def test_staff_see_a_deidentified_summary_and_contact_only_after_accepting(
+        intake: Intake) -> None:
+    staff = intake.members["provider"].headers
+    _, offer = _offer(intake)
+    [listed] = [o for o in intake.client.get("/api/v1/offers", headers=staff).json()
+                if o["id"] == offer]
+    assert listed["status"] == "open" and 0 < listed["seconds_left"] <= 7200
+    assert listed["summary"]["age_band"] == "25–35" and listed["contact"] is None
+    assert "CANARY" not in json.dumps(listed)
+    assert listed["explanation"][0] == "met every eligibility rule"
+    accepted = intake.client.post(f"/api/v1/offers/{offer}/accept", headers=staff)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["contact"]["name"] == "CANARY-NAME-Zyx"
+    late = intake.client.post(f"/api/v1/offers/{offer}/decline", headers=staff,
+                              json={"reason": "at_capacity"})
+    assert late.status_code == 409 and "already" in late.json()["detail"]
+    with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        answers = session.exec(select(OutboxMessage).where(
+            OutboxMessage.topic == topics.REFERRAL_RESPONSES.name)).all()
+    assert all(b"CANARY" not in row.value for row in answers), "answers travel sealed"
+
+
+def test_no_contact_without_consent_to_share_it(intake: Intake) -> None:
+    staff = intake.members["provider"].headers
+    _, offer = _offer(intake, share_contact={"granted": False})
+    accepted = intake.client.post(f"/api/v1/offers/{offer}/accept", headers=staff)
+    assert accepted.status_code == 200 and accepted.json()["contact"] is None
+
+
+def test_an_expired_offer_cannot_be_answered(intake: Intake) -> None:
+    _, offer = _offer(intake, expires_in=timedelta(seconds=-1))
+    answer = intake.client.post(f"/api/v1/offers/{offer}/accept",
+                                headers=intake.members["provider"].headers)
+    assert answer.status_code == 409 and "expired" in answer.json()["detail"]
+
+
+def test_only_the_offered_organization_sees_and_answers(intake: Intake) -> None:
+    _, offer = _offer(intake)
+    for member in ("admin", "outreach"):
+        answer = intake.client.post(f"/api/v1/offers/{offer}/accept",
+                                    headers=intake.members[member].headers)
+        assert answer.status_code == 403
+    declined = intake.client.post(f"/api/v1/offers/{offer}/decline",
+                                  headers=intake.members["provider"].headers,
+                                  json={"reason": "no such reason"})
+    assert declined.status_code == 422 and "reason" in declined.text
+
+
+def test_matchings_word_is_final(intake: Intake) -> None:
+    referral, offer = _offer(intake)
+    with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        handlers.offer_closed(session, OfferClosed(
+            offer_id=uuid.UUID(offer), referral_id=uuid.UUID(referral),
+            organization_id=intake.members["provider"].organization_id,
+            service_id=uuid.uuid4(), outcome="withdrawn", reason="consent_withdrawn",
+            closed_at=datetime.now(UTC)))
+        session.commit()
+    answer = intake.client.post(f"/api/v1/offers/{offer}/accept",
+                                headers=intake.members["provider"].headers)
+    assert answer.status_code == 409 and "withdrawn" in answer.json()["detail"]
