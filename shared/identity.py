@@ -106,7 +106,7 @@ class FolderPublicKeys(PublicKeys):
 
 def service_codec(
     owner: str, *, source: str, runtime: RuntimeSettings, kafka: KafkaSettings,
-    reuse_grants: bool = True,
+    reuse_grants: bool = True, public_keys: PublicKeys | None = None,
 ) -> tuple[RecordCodec, SealedPayload, GrantFollower]:
     """A service's codec (signs, seals, verifies, opens) and the follower that feeds its ring.
 
@@ -116,6 +116,7 @@ def service_codec(
     store = private_store(runtime, owner)
     follower = GrantFollower(owner=owner, keys=store, kafka=kafka)
     codec, sealed = protected_codec(source=source, owner=owner, keys=store,
-                                    public_keys=FolderPublicKeys(public_dir(runtime)),
+                                    public_keys=public_keys or FolderPublicKeys(
+                                        public_dir(runtime)),
                                     ring=follower.ring, reuse_grants=reuse_grants)
     return codec, sealed, follower

@@ -63,9 +63,21 @@ class SealedPayload:
             raise SealError("malformed", "a sealed event's subject must be its referral id")
         plaintext = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
         binding = Binding(attributes.id, attributes.type, attributes.subject, referral)
-        sealed = {name: (plaintext, [self._grant(referral, reader) for reader in readers])
+        sealed = {name: (plaintext, [self._grant(referral, reader) for reader in readers
+                                     if self._reachable(reader)])
                   for name, readers in views.items()}
         return seal_views(binding, sealed)
+
+    def _reachable(self, reader: str) -> bool:
+        """Services must have keys (a missing one is an error); an organization may not have
+        published one yet (it reads through intake's pages then, not from Kafka)."""
+        if not reader.startswith("org:"):
+            return True
+        try:
+            self._public_keys.encryption_key(reader)
+        except SealError:
+            return False
+        return True
 
     def decode(self, value: bytes, attributes: CloudEvent) -> dict[str, Any]:
         binding = Binding(attributes.id, attributes.type, attributes.subject, attributes.subject)

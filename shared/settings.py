@@ -80,6 +80,8 @@ class MatchingSettings(BaseSettings):
     offer_hours_planned: float = Field(default=72.0, gt=0, le=24 * 14)
     waitlist_breadth: int = Field(default=3, ge=1, le=20)
     capacity_stale_after_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    # The consumer group, and the prefix of the table changelogs (topics.state_topics).
+    app_id: str = Field(default="haven-matching", pattern=r"^[a-z0-9][a-z0-9.-]{2,60}$")
 
 
 class WorkerSettings(BaseSettings):

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import faust
+from faust.types import TableT
 
 from shared.dead_letters import dead_letter
 from shared.grant_follower import GrantFollower
@@ -25,13 +26,18 @@ log = logging.getLogger("haven.streams")
 
 
 def create_faust_app(
-    service: str, *, kafka: KafkaSettings, runtime: RuntimeSettings, web_port: int | None
+    service: str, *, kafka: KafkaSettings, runtime: RuntimeSettings, web_port: int | None,
+    app_id: str | None = None,
 ) -> faust.App:
-    """A worker app wired to our broker, our serializers and our topic policy."""
+    """A worker app wired to our broker, our serializers and our topic policy.
+
+    `app_id` is the consumer group and prefixes table changelogs (tests run isolated
+    groups side by side on one broker).
+    """
     datadir = runtime.var_dir / "faust" / service
     datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
-        f"haven-{service}",
+        app_id or f"haven-{service}",
         broker=f"kafka://{kafka.bootstrap_servers}",
         datadir=str(datadir),
         # Bytes in, bytes out: the envelope codec, not Faust, decides what a value means.
@@ -98,6 +104,21 @@ async def publish(app: faust.App, *records: OutgoingRecord, confirm: bool = Fals
     if confirm:
         for future in pending:
             await future
+
+
+async def store(app: faust.App, table: TableT[Any, Any], key: bytes, value: bytes) -> None:
+    """Write a table entry that survives a crash: changelog first, acknowledged, then memory.
+
+    Faust's own `table[key] = value` buffers the changelog record and may commit the
+    input's offset before that record reached the broker; a worker killed in between
+    would come back without the change and never see the input again.
+    """
+    event = faust.current_event()
+    partition = event.message.partition if event is not None else None
+    pending = await app.send(table.changelog_topic.get_topic_name(), key=key, value=value,
+                             partition=partition)
+    await pending
+    table.data[key] = value
 
 
 def _incoming(event: faust.EventT[Any]) -> IncomingRecord:

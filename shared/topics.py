@@ -95,14 +95,21 @@ def _dead_letter_spec(source: TopicSpec) -> TopicSpec:
     )
 
 
-# Faust table changelogs (named "<app id>-<table>-changelog" by Faust). Declared here
-# because workers may not create topics; values hold ids, states and sealed bytes only.
-MATCHING_CASES_CHANGELOG = _compacted(
-    "haven-matching-cases-changelog", "referral id", "matching's referral cases (Faust table)")
-MATCHING_LEDGERS_CHANGELOG = _compacted(
-    "haven-matching-ledgers-changelog", "service id",
-    "matching's per-service holds and waitlists (Faust table)")
-STATE_TOPICS: tuple[TopicSpec, ...] = (MATCHING_CASES_CHANGELOG, MATCHING_LEDGERS_CHANGELOG)
+def state_topics(app_id: str = "haven-matching") -> tuple[TopicSpec, ...]:
+    """Faust table changelogs (Faust names them "<app id>-<table>-changelog").
+
+    Declared here because workers may not create topics. Values hold ids, states,
+    codes and times only; nothing personal (services/matching/state.py).
+    """
+    return (
+        _compacted(f"{app_id}-cases-changelog", "referral id",
+                   "matching's referral cases (Faust table)"),
+        _compacted(f"{app_id}-ledgers-changelog", "service id",
+                   "matching's per-service holds and waitlists (Faust table)"),
+    )
+
+
+STATE_TOPICS = state_topics()
 
 CATALOG: tuple[TopicSpec, ...] = (DATA_TOPICS + STATE_TOPICS
                                   + tuple(_dead_letter_spec(t) for t in DATA_TOPICS))

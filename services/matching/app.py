@@ -45,12 +45,12 @@ from shared.events import (
     ReferralSubmitted,
 )
 from shared.events.vocabulary import ConsentScope, ReferralStatus, Urgency
-from shared.identity import service_codec
+from shared.identity import FolderPublicKeys, public_dir, service_codec
 from shared.partitioning import referral_partitioner
 from shared.recipients import MATCHING
 from shared.records import RecordCodec
 from shared.settings import KafkaSettings, MatchingSettings, RuntimeSettings, WorkerSettings
-from shared.streams import create_faust_app, faust_topic, publish, verified
+from shared.streams import create_faust_app, faust_topic, publish, store, verified
 
 SERVICE = "matching"
 PARTITIONS = list(range(topics.REFERRAL_SUBMITTED.partitions))
@@ -73,10 +73,12 @@ def create_app(
     settings = matching or MatchingSettings()
     policy = policy_from(settings)
     stale_after = timedelta(hours=settings.capacity_stale_after_hours)
-    app = create_faust_app(SERVICE, kafka=kafka, runtime=runtime, web_port=worker.web_port)
+    app = create_faust_app(SERVICE, kafka=kafka, runtime=runtime, web_port=worker.web_port,
+                           app_id=settings.app_id)
+    public_keys = FolderPublicKeys(public_dir(runtime))
     codec, sealed, grants = service_codec(MATCHING, source=f"/haven/{SERVICE}",
-                                          runtime=runtime, kafka=kafka)
-    directory = DirectoryFollower(codec=codec, kafka=kafka)
+                                          runtime=runtime, kafka=kafka, public_keys=public_keys)
+    directory = DirectoryFollower(codec=codec, kafka=kafka, public_keys=public_keys)
     cases = app.Table("cases", partitions=topics.REFERRAL_SUBMITTED.partitions,
                       key_type=bytes, value_type=bytes)
     ledgers = app.Table("ledgers", partitions=topics.CAPACITY_RESERVATIONS.partitions,
@@ -94,7 +96,7 @@ def create_app(
 
     async def save(case: Case, events: list[Event], cause: CloudEvent) -> None:
         await emit(events, cause)
-        cases[str(case.referral_id).encode()] = dump_case(case)
+        await store(app, cases, str(case.referral_id).encode(), dump_case(case))
 
     @app.task  # type: ignore[untyped-decorator]  # faust ships this one untyped
     async def follow_grants_and_directory() -> None:
@@ -198,7 +200,7 @@ def create_app(
             await emit([HoldDecided(referral_id=d.referral_id, service_id=service_id,
                                     offer_id=d.offer_id, outcome=d.outcome, reason=d.reason,
                                     decided_at=now) for d in decisions], envelope.attributes)
-            ledgers[key] = dump_ledger(ledger)
+            await store(app, ledgers, key, dump_ledger(ledger))
 
     timed_out: set[Any] = set()
 

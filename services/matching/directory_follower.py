@@ -20,7 +20,9 @@ from datetime import datetime
 from kafka import KafkaConsumer, TopicPartition
 
 from services.matching.ranking import Candidate, Network
+from shared.crypto import PublicKeys
 from shared.directory_view import DIRECTORY_TOPICS, DirectoryView
+from shared.events import OrganizationUpserted
 from shared.records import IncomingRecord, RecordCodec, RejectedRecord
 from shared.settings import KafkaSettings
 
@@ -28,8 +30,10 @@ log = logging.getLogger("haven.matching.directory")
 
 
 class DirectoryFollower:
-    def __init__(self, *, codec: RecordCodec, kafka: KafkaSettings) -> None:
+    def __init__(self, *, codec: RecordCodec, kafka: KafkaSettings,
+                 public_keys: PublicKeys | None = None) -> None:
         self._codec = codec
+        self._public_keys = public_keys
         self._kafka = kafka
         self._view = DirectoryView()
         self._lock = threading.Lock()
@@ -118,3 +122,8 @@ class DirectoryFollower:
         with self._lock:
             if self._view.apply(event):
                 self._network = None
+        if isinstance(event, OrganizationUpserted) and self._public_keys is not None:
+            owner = f"org:{event.organization_id}"
+            for published in event.public_keys:  # offers can now be sealed to this org
+                if published.owner == owner:  # never a key that claims to be someone else
+                    self._public_keys.add(published)

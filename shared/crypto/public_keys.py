@@ -31,14 +31,18 @@ class PublicKeys:
             self.add(record)
 
     def add(self, record: PublicKeyRecord) -> None:
-        """Learn or update a key (e.g. from a directory event); rotation adds a newer one."""
-        self._records[record.kem_key_id] = record
-        self._verifiers.clear()
+        """Learn or update a key (e.g. from a directory event); rotation adds a newer one.
+
+        The table is replaced, not changed in place, so a reader on another thread never
+        sees it change under its iteration.
+        """
+        self._records = {**self._records, record.kem_key_id: record}
+        self._verifiers = {}
 
     def remove(self, kem_key_id: str) -> None:
         """Forget a retired key: its signatures are no longer accepted."""
-        self._records.pop(kem_key_id, None)
-        self._verifiers.clear()
+        self._records = {k: v for k, v in self._records.items() if k != kem_key_id}
+        self._verifiers = {}
 
     def encryption_key(self, owner: str) -> EncryptionKey:
         active = [r for r in self._records.values() if r.owner == owner and r.status == "active"]

@@ -1,0 +1,216 @@
+"""Matching workers as real processes on the real broker, in a consumer group of their own.
+
+The test plays intake: it publishes a signed directory and sealed referrals with an
+intake identity in its own var dir, then reads what the workers decided: hold
+decisions (signed, plain) and statuses (sealed; opened with the intake identity).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from shared.events import (
+    CapacityUpdated,
+    Eligibility,
+    HoldDecided,
+    MatchingProfile,
+    OrganizationUpserted,
+    ReferralStatusChanged,
+    ReferralSubmitted,
+    ServiceUpserted,
+)
+from shared.events.vocabulary import ServiceType, Urgency
+from shared.identity import service_codec
+from shared.kafka import EventPublisher, create_producer, ensure_topics
+from shared.protection import needed_grants
+from shared.recipients import INTAKE
+from shared.records import IncomingRecord, RejectedRecord
+from shared.settings import KafkaSettings, RuntimeSettings
+from shared.topics import (
+    CAPACITY_RESERVATIONS,
+    CAPACITY_UPDATES,
+    CONSENT_CHANGES,
+    MATCHING_COMMANDS,
+    REFERRAL_OFFERS,
+    REFERRAL_RESPONSES,
+    REFERRAL_STATUS,
+    REFERRAL_SUBMITTED,
+    state_topics,
+)
+from tests.support.kafka import end_offsets, read_until
+from tests.support.processes import ServiceProcess
+
+CONSUMED = (REFERRAL_SUBMITTED, MATCHING_COMMANDS, REFERRAL_RESPONSES, CONSENT_CHANGES,
+            CAPACITY_UPDATES, CAPACITY_RESERVATIONS)
+SETTLED = {"offered", "waitlisted", "returned", "placed"}
+
+
+def reached(records: list[IncomingRecord], ends: dict[int, int],
+            start: dict[int, int]) -> bool:
+    """Everything from `start` up to the end offsets taken before reading has been read."""
+    last: dict[int, int] = {}
+    for record in records:
+        last[record.partition] = max(last.get(record.partition, -1), record.offset)
+    return all(last.get(partition, -1) >= end - 1 for partition, end in ends.items()
+               if end > start.get(partition, 0))
+
+
+@dataclass
+class MatchingRun:
+    var_dir: Path
+    kafka: KafkaSettings
+    app_id: str = field(default_factory=lambda: f"test-matching-{uuid.uuid4().hex[:8]}")
+    workers: dict[str, ServiceProcess] = field(default_factory=dict)
+    starts: int = 0
+
+    def __post_init__(self) -> None:
+        self.runtime = RuntimeSettings(var_dir=self.var_dir)
+        ensure_topics(self.kafka, state_topics(self.app_id))
+        self.codec, _, self.grants = service_codec(INTAKE, source="/test/intake",
+                                                   runtime=self.runtime, kafka=self.kafka,
+                                                   reuse_grants=False)
+        self.grants.start()
+        self.publisher = EventPublisher(create_producer(self.kafka, client_id="test-intake"),
+                                        self.codec)
+        bootstrap = self.kafka.bootstrap_servers
+        self.start_offsets = {spec.name: end_offsets(bootstrap, spec.name)
+                              for spec in (MATCHING_COMMANDS, REFERRAL_STATUS, REFERRAL_OFFERS)}
+        self._start_group_now()
+
+    def _start_group_now(self) -> None:
+        """Commit today's end offsets for the new group: the workers skip other tests'
+        history, yet a restarted worker resumes from commits, never jumps ahead."""
+        consumer = KafkaConsumer(bootstrap_servers=self.kafka.bootstrap_servers,
+                                 group_id=self.app_id, enable_auto_commit=False)
+        try:
+            partitions = [TopicPartition(spec.name, p) for spec in CONSUMED
+                          for p in consumer.partitions_for_topic(spec.name) or []]
+            ends = consumer.end_offsets(partitions)
+            consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
+        finally:
+            consumer.close()
+
+    # --- processes ----------------------------------------------------------------------
+
+    def start_worker(self, name: str) -> ServiceProcess:
+        self.starts += 1
+        worker = ServiceProcess("services.matching",
+                                log_file=self.var_dir / f"{name}-{self.starts}.log",
+                                env={"HAVEN_VAR_DIR": str(self.var_dir),
+                                     "HAVEN_KAFKA_BOOTSTRAP_SERVERS":
+                                         self.kafka.bootstrap_servers,
+                                     "HAVEN_MATCHING_APP_ID": self.app_id})
+        self.workers[name] = worker
+        worker.wait_for_log("Worker ready", timeout_s=90)
+        return worker
+
+    def stop(self) -> None:
+        for worker in self.workers.values():
+            worker.stop()
+        self.grants.stop()
+        self.publisher.close()
+
+    # --- playing intake -----------------------------------------------------------------
+
+    def publish_directory(self, places: list[int]) -> list[uuid.UUID]:
+        """One organization with one emergency shelter per entry, each with that many places."""
+        organization = uuid.uuid4()
+        events: list[OrganizationUpserted | ServiceUpserted | CapacityUpdated] = [
+            OrganizationUpserted(organization_id=organization, name="Test shelter network",
+                                 region="utrecht")]
+        services = []
+        for index, count in enumerate(places):
+            service = uuid.uuid4()
+            services.append(service)
+            events += [
+                ServiceUpserted(service_id=service, organization_id=organization,
+                                service_type=ServiceType.EMERGENCY_SHELTER, region="utrecht",
+                                latitude=52.09, longitude=5.12 + index / 100,
+                                eligibility=Eligibility(), name=f"Test shelter {index}"),
+                CapacityUpdated(service_id=service, available=count, maximum=count,
+                                confirmed_at=datetime.now(UTC), version=1)]
+        for event in events:
+            for record in self.codec.encode_all(event):
+                self.publisher.send(record)
+        self.publisher.flush()
+        return services
+
+    def submit(self, count: int, *, accepts_waitlist: bool = True) -> list[uuid.UUID]:
+        referrals = []
+        for index in range(count):
+            referral = ReferralSubmitted(
+                referral_id=uuid.uuid4(), outreach_organization_id=uuid.uuid4(),
+                submitted_at=datetime.now(UTC), profile=MatchingProfile(
+                    needs=[ServiceType.EMERGENCY_SHELTER],
+                    urgency=list(Urgency)[index % 3], age_min=30, age_max=30,
+                    region="utrecht", accepts_waitlist=accepts_waitlist))
+            for record in self.codec.encode_all(referral):
+                self.publisher.send(record)
+            referrals.append(referral.referral_id)
+        self.publisher.flush()
+        return referrals
+
+    # --- reading what matching decided --------------------------------------------------
+
+    def _read(self, topic: str, done: object, timeout_s: float) -> Iterator[IncomingRecord]:
+        yield from read_until(self.kafka.bootstrap_servers, topic, done,  # type: ignore[arg-type]
+                              start=self.start_offsets[topic], timeout_s=timeout_s)
+
+    def hold_decisions(self, services: list[uuid.UUID]) -> list[HoldDecided]:
+        """Every hold decision about our services so far (signed, not sealed)."""
+        ours = set(services)
+        found = []
+        ends = end_offsets(self.kafka.bootstrap_servers, MATCHING_COMMANDS.name)
+        for record in self._read(MATCHING_COMMANDS.name, lambda got: reached(
+            got, ends, self.start_offsets[MATCHING_COMMANDS.name]),
+                                 timeout_s=30):
+            try:
+                event = self.codec.decode(record).event
+            except RejectedRecord:
+                continue
+            if isinstance(event, HoldDecided) and event.service_id in ours:
+                found.append(event)
+        return found
+
+    def statuses(self, referrals: list[uuid.UUID], *,
+                 timeout_s: float = 120) -> dict[uuid.UUID, list[ReferralStatusChanged]]:
+        """Status events per referral, waiting until each one has settled (or the deadline)."""
+        wanted = set(referrals)
+        seen: dict[uuid.UUID, list[ReferralStatusChanged]] = {r: [] for r in referrals}
+        decoded: set[tuple[int, int]] = set()
+
+        def settled(records: list[IncomingRecord]) -> bool:
+            for record in records:
+                if (record.partition, record.offset) in decoded:
+                    continue
+                decoded.add((record.partition, record.offset))
+                event = self._open(record)
+                if isinstance(event, ReferralStatusChanged) and event.referral_id in wanted:
+                    seen[event.referral_id].append(event)
+            return all(s and s[-1].status.value in SETTLED for s in seen.values())
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            decoded.clear()
+            seen = {r: [] for r in referrals}
+            list(self._read(REFERRAL_STATUS.name, settled, timeout_s=10))
+            if all(s and s[-1].status.value in SETTLED for s in seen.values()):
+                break
+        return seen
+
+    def _open(self, record: IncomingRecord) -> object:
+        referral, needed = needed_grants(record.value, record.headers, self.grants.owner)
+        if needed and not self.grants.wait_for(referral, needed, timeout_s=5):
+            return None
+        try:
+            return self.codec.decode(record).event
+        except RejectedRecord:
+            return None
