@@ -15,7 +15,11 @@ downstream as repeats) and ends in the same state.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,7 +52,7 @@ from shared.events.vocabulary import ConsentScope, ReferralStatus, Urgency
 from shared.identity import FolderPublicKeys, public_dir, service_codec
 from shared.partitioning import referral_partitioner
 from shared.recipients import MATCHING
-from shared.records import RecordCodec
+from shared.records import Envelope, RecordCodec
 from shared.settings import KafkaSettings, MatchingSettings, RuntimeSettings, WorkerSettings
 from shared.streams import create_faust_app, faust_topic, publish, store, verified
 
@@ -90,6 +94,8 @@ def create_app(
                                                   discriminator=str(index))]
         await publish(app, *records, confirm=True)
 
+    case_locks = KeyedLocks()
+
     def case_of(referral_id: Any) -> Case | None:
         raw = cases.get(str(referral_id).encode())
         return None if raw is None else load_case(raw)
@@ -103,77 +109,76 @@ def create_app(
         grants.start()
         directory.start()
 
-    @app.agent(faust_topic(app, topics.REFERRAL_SUBMITTED), name="on_referral_submitted")
-    async def on_referral_submitted(stream: faust.StreamT[bytes]) -> None:
-        async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE,
-                                       grants=grants):
-            event = envelope.event
-            if not isinstance(event, ReferralSubmitted) or case_of(event.referral_id):
-                continue
-            await directory.caught_up()
-            now = datetime.now(UTC)
-            ranking = rank(event.profile, directory.network(), now=now,
-                           stale_after=stale_after)
-            case, events = Case.open(
-                referral_id=event.referral_id, needs=list(event.profile.needs),
-                urgency=event.profile.urgency, accepts_waitlist=event.profile.accepts_waitlist,
-                ranking=ranking, now=now, policy=policy)
-            await save(case, events, envelope.attributes)
+    async def opened(envelope: Envelope) -> None:
+        event = envelope.event
+        if not isinstance(event, ReferralSubmitted) or case_of(event.referral_id):
+            return
+        await directory.caught_up()
+        now = datetime.now(UTC)
+        ranking = rank(event.profile, directory.network(), now=now, stale_after=stale_after)
+        case, events = Case.open(
+            referral_id=event.referral_id, needs=list(event.profile.needs),
+            urgency=event.profile.urgency, accepts_waitlist=event.profile.accepts_waitlist,
+            ranking=ranking, now=now, policy=policy)
+        await save(case, events, envelope.attributes)
 
-    @app.agent(faust_topic(app, topics.MATCHING_COMMANDS), name="on_matching_commands")
-    async def on_matching_commands(stream: faust.StreamT[bytes]) -> None:
-        async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE):
-            event, now = envelope.event, datetime.now(UTC)
-            case = case_of(getattr(event, "referral_id", ""))
-            if case is None:
-                continue
-            if isinstance(event, HoldDecided):
-                events = case.on_hold(event, now, policy, envelope.attributes.id)
-            elif isinstance(event, OfferTimedOut):
-                events = case.on_timeout(event.offer_id, now, policy, envelope.attributes.id)
-            else:
-                continue
-            await save(case, events, envelope.attributes)
+    async def commanded(envelope: Envelope) -> None:
+        event, now = envelope.event, datetime.now(UTC)
+        case = case_of(getattr(event, "referral_id", ""))
+        if case is None:
+            return
+        if isinstance(event, HoldDecided):
+            await save(case, case.on_hold(event, now, policy, envelope.attributes.id),
+                       envelope.attributes)
+        elif isinstance(event, OfferTimedOut):
+            await save(case, case.on_timeout(event.offer_id, now, policy,
+                                             envelope.attributes.id), envelope.attributes)
 
-    @app.agent(faust_topic(app, topics.REFERRAL_RESPONSES), name="on_responses")
-    async def on_responses(stream: faust.StreamT[bytes]) -> None:
-        async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE,
-                                       grants=grants):
-            event, now = envelope.event, datetime.now(UTC)
-            case = case_of(getattr(event, "referral_id", ""))
-            if case is None:
-                continue
-            if isinstance(event, OfferAccepted):
-                events = case.on_accepted(event.offer_id, event.organization_id, now,
-                                          envelope.attributes.id)
-            elif isinstance(event, OfferDeclined):
-                events = case.on_declined(event.offer_id, event.organization_id,
-                                          event.reason.value, now, policy,
-                                          envelope.attributes.id)
-            else:
-                continue
-            await save(case, events, envelope.attributes)
+    async def answered(envelope: Envelope) -> None:
+        event, now = envelope.event, datetime.now(UTC)
+        case = case_of(getattr(event, "referral_id", ""))
+        if case is None:
+            return
+        if isinstance(event, OfferAccepted):
+            await save(case, case.on_accepted(event.offer_id, event.organization_id, now,
+                                              envelope.attributes.id), envelope.attributes)
+        elif isinstance(event, OfferDeclined):
+            await save(case, case.on_declined(event.offer_id, event.organization_id,
+                                              event.reason.value, now, policy,
+                                              envelope.attributes.id), envelope.attributes)
 
-    @app.agent(faust_topic(app, topics.CONSENT_CHANGES), name="on_consent_changes")
-    async def on_consent_changes(stream: faust.StreamT[bytes]) -> None:
-        async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE,
-                                       grants=grants):
-            event, now = envelope.event, datetime.now(UTC)
-            case = case_of(getattr(event, "referral_id", ""))
-            if isinstance(event, ReferralErased):
-                if case is not None:
-                    await save(case, case.withdraw(ReferralStatus.ERASED, "erased", now,
-                                                   envelope.attributes.id),
-                               envelope.attributes)
-                referral = str(event.referral_id)
-                sealed.forget(referral)
-                grants.ring.erase(referral)
-            elif (isinstance(event, ConsentChanged) and case is not None
-                  and event.grant.scope is ConsentScope.SHARE_PROFILE
-                  and not event.grant.granted):
-                await save(case, case.withdraw(ReferralStatus.WITHDRAWN, "consent_withdrawn",
-                                               now, envelope.attributes.id),
-                           envelope.attributes)
+    async def consent_changed(envelope: Envelope) -> None:
+        event, now = envelope.event, datetime.now(UTC)
+        case = case_of(getattr(event, "referral_id", ""))
+        if isinstance(event, ReferralErased):
+            if case is not None:
+                await save(case, case.withdraw(ReferralStatus.ERASED, "erased", now,
+                                               envelope.attributes.id), envelope.attributes)
+            referral = str(event.referral_id)
+            sealed.forget(referral)
+            grants.ring.erase(referral)
+        elif (isinstance(event, ConsentChanged) and case is not None
+              and event.grant.scope is ConsentScope.SHARE_PROFILE and not event.grant.granted):
+            await save(case, case.withdraw(ReferralStatus.WITHDRAWN, "consent_withdrawn", now,
+                                           envelope.attributes.id), envelope.attributes)
+
+    def case_agent(spec: topics.TopicSpec, name: str, handle: Handler, *,
+                   sealed_input: bool) -> None:
+        """One agent per input topic; a case is changed by one handler at a time, so a hold
+        decision waits until the submission that caused it has stored the case."""
+
+        async def agent(stream: faust.StreamT[bytes]) -> None:
+            async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE,
+                                           grants=grants if sealed_input else None):
+                async with case_locks.hold(str(getattr(envelope.event, "referral_id", ""))):
+                    await handle(envelope)
+
+        app.agent(faust_topic(app, spec), name=name)(agent)
+
+    case_agent(topics.REFERRAL_SUBMITTED, "on_referral_submitted", opened, sealed_input=True)
+    case_agent(topics.MATCHING_COMMANDS, "on_matching_commands", commanded, sealed_input=False)
+    case_agent(topics.REFERRAL_RESPONSES, "on_responses", answered, sealed_input=True)
+    case_agent(topics.CONSENT_CHANGES, "on_consent_changes", consent_changed, sealed_input=True)
 
     @app.agent(faust_topic(app, topics.CAPACITY_UPDATES), name="on_capacity_updates")
     async def on_capacity_updates(stream: faust.StreamT[bytes]) -> None:
@@ -227,6 +232,26 @@ def create_app(
 
 async def emit_plain(codec: RecordCodec, app: faust.App, event: Event) -> None:
     await publish(app, *codec.encode_all(event), confirm=True)
+
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+class KeyedLocks:
+    """One asyncio lock per key, alive only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        async with lock:
+            yield
 
 
 def _apply_to_ledger(ledger: Ledger, event: Event, now: datetime) -> list[Decision]:
