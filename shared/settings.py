@@ -90,3 +90,37 @@ class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HAVEN_WORKER_", extra="ignore")
 
     web_port: int | None = Field(default=None, ge=1, le=65535)
+
+
+class NotifierSettings(BaseSettings):
+    """Where the notifier sends (SMTP, SMS gateway), how it retries, what it keeps.
+
+    Credentials are `SecretStr` so they never print; organizations' webhook URLs,
+    secrets and e-mail addresses live in the subscriptions file (0600), not here.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HAVEN_NOTIFIER_", extra="ignore")
+
+    app_id: str = Field(default="haven-notifier", pattern=r"^[a-z0-9][a-z0-9.-]{2,60}$")
+    # The delivery log; SQLite under var/notifier/ unless a PostgreSQL URL is given.
+    database_url: str = ""
+    subscriptions_file: Path | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "notifications@haven.invalid"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    sms_gateway_url: str = ""
+    sms_gateway_username: str | None = None
+    sms_gateway_token: SecretStr | None = None
+    send_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Backoff between attempts; after the last one a failure is permanent.
+    retry_delays_s: list[float] = Field(default=[2.0, 10.0, 60.0], min_length=0, max_length=10)
+
+    def effective_database_url(self, runtime: RuntimeSettings) -> str:
+        return self.database_url or f"sqlite:///{runtime.var_dir / 'notifier' / 'log.sqlite3'}"
+
+    def effective_subscriptions_file(self, runtime: RuntimeSettings) -> Path:
+        return self.subscriptions_file or runtime.var_dir / "notifier" / "subscriptions.json"

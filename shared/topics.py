@@ -80,11 +80,24 @@ CONSENT_CHANGES = TopicSpec(
     "consent.changes", "referral id", "intake → matching, notifier: grants, revocations")
 NOTIFICATION_DELIVERIES = TopicSpec(
     "notification.deliveries", "notification id", "notifier → intake: delivery outcomes")
+CONTACT_TERMS = TopicSpec(
+    "consent.contact_terms", "referral id",
+    "intake → notifier: how and when a survivor may be contacted (sealed for the notifier)")
+NOTIFICATION_RETRIES = TopicSpec(
+    "notification.retries", "referral id",
+    "notifier → notifier: notifications to try again after a transient failure")
+NOTIFICATION_ALERTS = TopicSpec(
+    "notification.alerts", "notification id",
+    "notifier → admins: deliveries that failed for good or whose outcome is unknown")
+NOTIFICATION_INBOX = TopicSpec(
+    "notification.inbox", "referral id",
+    "notifier → intake: in-app inbox messages for staff and outreach workers (sealed)")
 
 DATA_TOPICS: tuple[TopicSpec, ...] = (
     REFERRAL_SUBMITTED, REFERRAL_KEYS, DIRECTORY_ORGANIZATIONS, DIRECTORY_SERVICES,
     CAPACITY_UPDATES, CAPACITY_REMINDERS, CAPACITY_RESERVATIONS, MATCHING_COMMANDS,
     REFERRAL_OFFERS, REFERRAL_RESPONSES, REFERRAL_STATUS, CONSENT_CHANGES, NOTIFICATION_DELIVERIES,
+    CONTACT_TERMS, NOTIFICATION_RETRIES, NOTIFICATION_ALERTS, NOTIFICATION_INBOX,
 )
 
 

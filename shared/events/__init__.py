@@ -17,6 +17,13 @@ from shared.events.matching import (
     OfferTimedOut,
     PlacementConfirmed,
 )
+from shared.events.notifications import (
+    ContactTermsSet,
+    InboxMessagePosted,
+    NotificationAlertRaised,
+    NotificationRetryScheduled,
+    PlannedNotification,
+)
 from shared.events.offers import (
     NotificationDelivered,
     OfferAccepted,
@@ -43,4 +50,6 @@ __all__ = [
     "OfferDeclined", "OfferMade", "OrganizationUpserted", "PublicKeyRef", "ReferralErased",
     "ReferralStatusChanged", "ReferralSubmitted", "ServiceUpserted", "register",
     "register_upcaster", "registered_types", "resolve",
+    "ContactTermsSet", "InboxMessagePosted", "NotificationAlertRaised",
+    "NotificationRetryScheduled", "PlannedNotification",
 ]

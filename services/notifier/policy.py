@@ -1,0 +1,135 @@
+"""Who hears what, on which channel, and when: the notifier's decisions, pure.
+
+Provider staff hear of a new offer (de-identified summary and a link, never
+contact details). Outreach workers hear how their referral goes. The survivor
+hears only that something is ready, only with contact consent, only on the
+channel they chose, only inside their safe hours, in their language, in words
+that name no organization or purpose unless they allowed it. `gate` is asked
+again right before sending, so a revocation stops what is already queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from services.notifier.hours import next_allowed, within
+from services.notifier.model import (
+    LANGUAGES,
+    Endpoints,
+    ReferralFacts,
+    SurvivorConsent,
+    notification_id,
+    survivor_recipient,
+)
+from shared.events import PlannedNotification
+
+# (status, reason) of ReferralStatusChanged -> what the outreach worker is told.
+OUTREACH_TEMPLATES = {"offered": "outreach_offered", "placed": "outreach_accepted",
+                      "waitlisted": "outreach_waitlisted", "returned": "outreach_no_match"}
+SURVIVOR_STATUSES = frozenset({"placed"})  # tell the person only when something is ready
+
+
+@dataclass(frozen=True)
+class OfferFacts:
+    """The parts of an OfferMade the staff message may show."""
+
+    offer_id: str
+    referral_id: str
+    organization_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The verdict right before sending: send now, hold until a time, or cancel."""
+
+    action: Literal["send", "hold", "cancel"]
+    until: datetime | None = None
+
+
+def plan_offer(*, cause_id: str, offer: OfferFacts, facts: ReferralFacts | None,
+               directory: Mapping[str, Endpoints], link_base: str,
+               now: datetime) -> list[PlannedNotification]:
+    """Provider staff of the offered organization: a de-identified summary and a link."""
+    endpoints = directory.get(offer.organization_id)
+    if endpoints is None:
+        return []
+    fields = {"organization": endpoints.name, "expires_at": offer.expires_at.isoformat(),
+              "link": f"{link_base.rstrip('/')}/offers/{offer.offer_id}",
+              "urgency": facts.urgency if facts else "", "needs": ", ".join(facts.needs)
+              if facts else ""}
+    return _to_organization(cause_id, offer.referral_id, "provider", endpoints,
+                            "provider_offer", fields, now)
+
+
+def plan_status(*, cause_id: str, referral_id: str, status: str, reason: str,
+                facts: ReferralFacts | None, consent: SurvivorConsent,
+                directory: Mapping[str, Endpoints], now: datetime
+                ) -> list[PlannedNotification]:
+    """The outreach worker hears every step that matters; the survivor only good news."""
+    planned: list[PlannedNotification] = []
+    template = ("outreach_declined" if reason.startswith("declined_")
+                else OUTREACH_TEMPLATES.get(status) if reason != "ranked" else None)
+    outreach = directory.get(facts.outreach_organization_id) if facts else None
+    if template is not None and outreach is not None:
+        planned += _to_organization(cause_id, referral_id, "outreach", outreach, template,
+                                    {"organization": outreach.name, "reason": reason}, now)
+    if status in SURVIVOR_STATUSES:
+        survivor = plan_survivor(cause_id=cause_id, referral_id=referral_id, consent=consent,
+                                 referrer=outreach, now=now)
+        planned += [survivor] if survivor is not None else []
+    return planned
+
+
+def plan_survivor(*, cause_id: str, referral_id: str, consent: SurvivorConsent,
+                  referrer: Endpoints | None, now: datetime) -> PlannedNotification | None:
+    """One discreet message on the chosen channel, due at the next safe moment; or nothing."""
+    terms = consent.terms
+    if not consent.allows_contact(now) or terms is None or terms.channel == "phone_call":
+        return None  # no consent, or a call: people place calls, the notifier does not
+    fields: dict[str, str] = {}
+    if terms.cover_story:
+        fields["sender"] = terms.cover_story
+    if terms.may_name_organization and referrer is not None:
+        fields["organization"] = referrer.name
+    recipient = survivor_recipient(referral_id)
+    return PlannedNotification(
+        notification_id=notification_id(cause_id, recipient, terms.channel),
+        cause_id=cause_id, referral_id=referral_id, audience="survivor", recipient=recipient,
+        channel=terms.channel, template="survivor_update", language=_language(terms.language),
+        fields=fields, not_before=next_allowed(terms.hours, now))
+
+
+def gate(notification: PlannedNotification, consent: SurvivorConsent, now: datetime) -> Gate:
+    """Checked at the moment of sending: consent still given, same channel, safe hours."""
+    if notification.audience != "survivor":
+        return Gate("send")
+    terms = consent.terms
+    if not consent.allows_contact(now) or terms is None or terms.channel != notification.channel:
+        return Gate("cancel")
+    if notification.fields.get("organization") and not terms.may_name_organization:
+        return Gate("cancel")  # the terms narrowed since it was planned
+    if now < notification.not_before or not within(terms.hours, now):
+        return Gate("hold", max(notification.not_before, next_allowed(terms.hours, now)))
+    return Gate("send")
+
+
+def _to_organization(cause_id: str, referral_id: str, audience: Literal["provider", "outreach"],
+                     endpoints: Endpoints, template: str, fields: dict[str, str],
+                     now: datetime) -> list[PlannedNotification]:
+    recipient = f"org:{endpoints.organization_id}"
+    return [PlannedNotification(
+        notification_id=notification_id(cause_id, recipient, channel), cause_id=cause_id,
+        referral_id=referral_id, audience=audience, recipient=recipient, channel=channel,
+        template=template, language=_language(endpoints.language), fields=fields,
+        not_before=now) for channel in endpoints.channels()]
+
+
+def _language(wanted: str) -> str:
+    """Their language when we have templates in it, else English."""
+    return wanted if wanted in LANGUAGES else "en"
+
+
