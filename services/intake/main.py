@@ -12,13 +12,14 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services.intake import errors, handlers
+from services.intake import errors, handlers, pages
 from services.intake.api import admin, auth, directory, health, me, offers, referrals
 from services.intake.db import create_db_engine, migrate
 from services.intake.directory import handlers as directory_handlers
 from services.intake.handlers import Ports
 from services.intake.limits import BodySizeLimit
 from services.intake.outbox import OutboxRelay
+from services.intake.pages.settings import PagesSettings
 from services.intake.projector import Projector
 from services.intake.vault import Vault, load_or_create_key
 from shared.identity import service_codec
@@ -75,6 +76,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
+    pages.install(app, settings=PagesSettings(), production=runtime.environment == "production")
     app.add_middleware(BodySizeLimit)
     return app
 

@@ -1,0 +1,24 @@
+"""Server-rendered pages for the three roles, mounted on the intake app by `install`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from services.intake.pages import admin, outreach, provider, sign_in
+from services.intake.pages.settings import PagesSettings
+from services.intake.pages.web import PageError, error_page
+
+STATIC = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI, *, settings: PagesSettings, production: bool) -> None:
+    """Mount the page routers and static files; none of them is part of the API schema."""
+    app.state.pages = settings
+    app.state.pages_production = production
+    for router in (sign_in.router, outreach.router, provider.router, admin.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_exception_handler(PageError, error_page)

@@ -1,0 +1,123 @@
+"""Outreach worker pages: the referral form, the live list, one referral's story."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+from sqlmodel import Session
+
+from services.intake import handlers
+from services.intake.consent import ConsentProblem
+from services.intake.handlers import Conflict, NotFound
+from services.intake.models import Role
+from services.intake.pages import queries, referral_form
+from services.intake.pages.session import PageSession
+from services.intake.pages.web import (
+    SAFE_HEADERS,
+    TEMPLATES,
+    PageError,
+    form_of,
+    parse_id,
+    redirect,
+    render,
+    role,
+    settings,
+)
+
+router = APIRouter(prefix="/outreach", include_in_schema=False)
+Outreach = Annotated[PageSession, Depends(role(Role.OUTREACH_WORKER))]
+
+
+@router.get("/referrals")
+def referral_list(request: Request, viewer: Outreach) -> Response:
+    with Session(request.app.state.engine) as session:
+        rows = queries.referrals(session, viewer.principal)
+    return render(request, "outreach/list.html", {"referrals": rows}, viewer=viewer)
+
+
+@router.get("/referrals/new")
+def new_referral(request: Request, viewer: Outreach) -> Response:
+    return _form(request, viewer, {}, {})
+
+
+def _form(request: Request, viewer: PageSession, values: referral_form.Fields,
+          errors: dict[str, str], status_code: int = 200) -> Response:
+    context = {"values": values, "errors": errors,
+               "idempotency_key": referral_form.one(values, "idempotency_key")
+               or uuid.uuid4().hex}
+    return render(request, "outreach/new.html", context, viewer=viewer, status_code=status_code)
+
+
+@router.post("/referrals")
+async def submit(request: Request, viewer: Outreach) -> Response:
+    """Validate like the API, submit through the same use case, then show the referral."""
+    fields = await form_of(request, viewer)
+    result = referral_form.to_request(fields)
+    if result.request is None:
+        return _form(request, viewer, fields, result.errors, status_code=422)
+    body = result.request
+
+    def store() -> uuid.UUID:
+        with Session(request.app.state.engine) as session:
+            referral, _ = handlers.submit_referral(
+                session=session, ports=request.app.state.ports, principal=viewer.principal,
+                request=body, idempotency_key=referral_form.one(fields, "idempotency_key")[:200]
+                or None, now=datetime.now(UTC))
+            session.commit()
+            return referral.id
+
+    try:
+        referral_id = await run_in_threadpool(store)
+    except ConsentProblem as problem:
+        return _form(request, viewer, fields, {referral_form.field_of(problem.field): str(problem)},
+                     status_code=422)
+    except Conflict as conflict:
+        return _form(request, viewer, fields, {"form": str(conflict)}, status_code=409)
+    return redirect(f"/outreach/referrals/{referral_id}")
+
+
+@router.get("/referrals/live")
+async def live(request: Request, viewer: Outreach) -> StreamingResponse:
+    """Server-sent events: each referral's status when it changes; the list updates itself."""
+    lifetime = settings(request).live_seconds
+    labels = TEMPLATES.env.get_template("macros.html").module
+
+    def read() -> dict[str, str]:
+        with Session(request.app.state.engine) as session:
+            return queries.statuses(session, viewer.principal)
+
+    async def stream() -> AsyncIterator[str]:
+        sent: dict[str, str] = {}
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + lifetime
+        yield "retry: 2000\n\n"
+        while loop.time() < ends and not await request.is_disconnected():
+            for referral_id, status in (await run_in_threadpool(read)).items():
+                if sent.get(referral_id) != status:
+                    sent[referral_id] = status
+                    label = str(labels.status_label(status)).strip()  # type: ignore[attr-defined]
+                    data = json.dumps({"id": referral_id, "status": status, "label": label})
+                    yield f"event: status\ndata: {data}\n\n"
+            await asyncio.sleep(1.0)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=SAFE_HEADERS)
+
+
+@router.get("/referrals/{referral_id}")
+def referral_page(referral_id: str, request: Request, viewer: Outreach) -> Response:
+    wanted = parse_id(referral_id, "referral")
+    with Session(request.app.state.engine) as session:
+        try:
+            detail = queries.referral_detail(session, request.app.state.ports, viewer.principal,
+                                             wanted, datetime.now(UTC))
+        except NotFound as missing:
+            raise PageError(404, str(missing)) from missing
+    return render(request, "outreach/referral.html", detail, viewer=viewer)

@@ -1,0 +1,107 @@
+"""Provider staff pages: the offer inbox (accept or decline in one step) and capacity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from services.intake.directory import handlers as directory
+from services.intake.directory.handlers import Forbidden, InvalidDirectoryData
+from services.intake.directory.schemas import CapacitySet
+from services.intake.handlers import Conflict, NotFound
+from services.intake.models import Role
+from services.intake.offers import handlers as offers
+from services.intake.pages import queries
+from services.intake.pages.referral_form import one
+from services.intake.pages.session import PageSession
+from services.intake.pages.web import PageError, form_of, parse_id, redirect, render, role
+from shared.events.vocabulary import DeclineReason
+
+router = APIRouter(prefix="/provider", include_in_schema=False)
+Staff = Annotated[PageSession, Depends(role(Role.PROVIDER_STAFF))]
+DOMAIN_ERRORS = {NotFound: 404, Forbidden: 403, Conflict: 409, InvalidDirectoryData: 422}
+
+
+def _stale_after(request: Request) -> timedelta:
+    return timedelta(hours=request.app.state.capacity_stale_after_hours)
+
+
+@router.get("/offers")
+def inbox(request: Request, viewer: Staff) -> Response:
+    with Session(request.app.state.engine) as session:
+        rows = queries.inbox(session, request.app.state.ports, viewer.principal,
+                             datetime.now(UTC))
+    return render(request, "provider/inbox.html",
+                  {"offers": rows, "reasons": list(DeclineReason)}, viewer=viewer)
+
+
+async def _change(request: Request, change: Callable[[Session, datetime], object]) -> None:
+    """Run one use case in its own transaction; domain refusals become readable pages."""
+
+    def run() -> None:
+        with Session(request.app.state.engine) as session:
+            change(session, datetime.now(UTC))
+            session.commit()
+
+    try:
+        await run_in_threadpool(run)
+    except tuple(DOMAIN_ERRORS) as refused:
+        raise PageError(DOMAIN_ERRORS[type(refused)], str(refused)) from refused
+
+
+@router.post("/offers/{offer_id}/answer")
+async def answer(offer_id: str, request: Request, viewer: Staff) -> Response:
+    """Accept, or decline with a reason and an optional note, in one form."""
+    wanted = parse_id(offer_id, "offer")
+    fields = await form_of(request, viewer)
+    decision = one(fields, "decision")
+    if decision not in {"accept", "decline"}:
+        raise PageError(422, "Choose Accept or Decline.")
+    reason = None
+    if decision == "decline":
+        try:
+            reason = DeclineReason(one(fields, "reason"))
+        except ValueError as error:
+            raise PageError(422, "Choose a reason for declining from the list.") from error
+    note = one(fields, "note")
+    if len(note) > 1000:
+        raise PageError(422, "Keep the note under 1000 characters.")
+    await _change(request, lambda session, now: offers.answer(
+        session=session, ports=request.app.state.ports, principal=viewer.principal,
+        offer_id=wanted, accept=decision == "accept", reason=reason, note=note, now=now))
+    return redirect(f"/provider/offers#offer-{wanted}")
+
+
+@router.get("/capacity")
+def capacity(request: Request, viewer: Staff) -> Response:
+    with Session(request.app.state.engine) as session:
+        services = queries.own_services(session, viewer.principal, datetime.now(UTC),
+                                        _stale_after(request))
+    return render(request, "provider/capacity.html", {"services": services}, viewer=viewer)
+
+
+@router.post("/capacity/{service_id}")
+async def set_capacity(service_id: str, request: Request, viewer: Staff) -> Response:
+    """"Still right" confirms the figure; a number sets the open places (and confirms)."""
+    wanted = parse_id(service_id, "service")
+    fields = await form_of(request, viewer)
+    ports = request.app.state.ports
+    if one(fields, "action") == "confirm":
+        await _change(request, lambda session, now: directory.confirm_capacity(
+            session=session, ports=ports, principal=viewer.principal, service_id=wanted,
+            now=now))
+        return redirect(f"/provider/capacity#service-{wanted}")
+    text = one(fields, "available")
+    if not text.isdigit() or int(text) > 100_000:
+        raise PageError(422, "Enter the number of open places as a whole number, 0 or more.")
+    body = CapacitySet(available=int(text))
+    await _change(request, lambda session, now: directory.set_capacity(
+        session=session, ports=ports, principal=viewer.principal, service_id=wanted,
+        body=body, now=now))
+    return redirect(f"/provider/capacity#service-{wanted}")

@@ -1,0 +1,87 @@
+"""Signing in and out of the pages, reusing the API's password and TOTP checks."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from services.intake.api.auth import sign_in as api_sign_in
+from services.intake.auth import read_token
+from services.intake.models import User
+from services.intake.pages import session as cookie
+from services.intake.pages.web import (
+    HOME,
+    PageError,
+    Viewer,
+    form_of,
+    redirect,
+    render,
+    set_cookie,
+)
+
+router = APIRouter(include_in_schema=False)
+# Before anyone is signed in, the form's CSRF token is checked against this cookie
+# (double submit), so another site cannot sign a browser into someone else's account.
+PRE_SESSION = "haven_presession"
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    """Signed in: your role's first page. Otherwise: the sign-in page."""
+    try:
+        viewer = cookie.decode(request.cookies.get(cookie.COOKIE),
+                               secret=request.app.state.token_secret)
+    except cookie.SessionExpired:
+        return redirect("/sign-in")
+    return redirect(HOME[viewer.principal.role])
+
+
+@router.get("/sign-in")
+def sign_in_page(request: Request) -> Response:
+    token = secrets.token_urlsafe(24)
+    page = render(request, "sign_in.html", {"csrf": token})
+    page.set_cookie(PRE_SESSION, token, max_age=1800, httponly=True, samesite="strict",
+                    path="/sign-in")
+    return page
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    username: Annotated[str, Form(max_length=120)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    totp: Annotated[str | None, Form(max_length=10)] = None,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """The same checks as POST /api/v1/auth/token; the answer is a session cookie."""
+    expected = request.cookies.get(PRE_SESSION, "")
+    if not expected or not hmac.compare_digest(expected, csrf):
+        raise PageError(403, "The sign-in form expired. Reload the page and try again.")
+    with Session(request.app.state.engine) as db:
+        try:
+            token = api_sign_in(request, db, username, password, totp or None)
+        except HTTPException as refused:
+            return render(request, "sign_in.html", {"csrf": csrf, "message": refused.detail,
+                                                    "username": username}, status_code=401)
+        principal = read_token(token.access_token, secret=request.app.state.token_secret)
+        user = db.get(User, principal.subject)
+        name = user.display_name if user else ""
+    viewer = cookie.new_session(principal, name)
+    answer = redirect(HOME[principal.role])
+    set_cookie(request, answer, viewer)
+    answer.delete_cookie(PRE_SESSION, path="/sign-in")
+    return answer
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, viewer: Viewer) -> Response:
+    """End the session on this browser (the quick exit does not wait for this)."""
+    await form_of(request, viewer)
+    answer = redirect("/sign-in")
+    answer.delete_cookie(cookie.COOKIE, path="/")
+    return answer

@@ -1,0 +1,129 @@
+"""Plumbing shared by every page: templates, the signed-in person, CSRF, safe headers.
+
+Routes stay thin: they read the session through `Viewer`/`role(...)`, call a use
+case and hand a context to `render`. Every page answers `Cache-Control: no-store`
+so nothing personal stays in the browser's cache or its back/forward history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from services.intake.models import Role
+from services.intake.pages import session as cookie
+from services.intake.pages.session import PageSession, SessionExpired
+from services.intake.pages.settings import PagesSettings
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+SAFE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+}
+HOME = {Role.OUTREACH_WORKER: "/outreach/referrals", Role.PROVIDER_STAFF: "/provider/offers",
+        Role.NETWORK_ADMIN: "/admin"}
+
+
+class PageError(Exception):
+    """A problem to show as a page: status code and a message the person can act on."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+def settings(request: Request) -> PagesSettings:
+    found: PagesSettings = request.app.state.pages
+    return found
+
+
+def _viewer(request: Request) -> PageSession:
+    try:
+        return cookie.decode(request.cookies.get(cookie.COOKIE),
+                             secret=request.app.state.token_secret)
+    except SessionExpired as error:
+        raise PageError(401, str(error)) from error
+
+
+Viewer = Annotated[PageSession, Depends(_viewer)]
+
+
+def role(wanted: Role) -> Callable[[PageSession], PageSession]:
+    """A dependency that lets only one role see a page (403 with a way back otherwise)."""
+
+    def check(viewer: Viewer) -> PageSession:
+        if viewer.principal.role is not wanted:
+            raise PageError(403, "This page is for another role. Use the menu to go to yours.")
+        return viewer
+
+    return check
+
+
+async def form_of(request: Request, viewer: PageSession) -> dict[str, list[str]]:
+    """The posted form as lists of values, after checking its CSRF token."""
+    data = await request.form()
+    fields: dict[str, list[str]] = {}
+    for key, value in data.multi_items():
+        if isinstance(value, str):
+            fields.setdefault(key, []).append(value)
+    if not viewer.csrf_ok((fields.get("csrf") or [""])[0]):
+        raise PageError(403, "This form was open too long or came from elsewhere. "
+                             "Reload the page and send it again.")
+    return fields
+
+
+def parse_id(value: str, what: str) -> uuid.UUID:
+    """Ids in page addresses; anything else is a plain 404 (never a 500)."""
+    try:
+        return uuid.UUID(value)
+    except ValueError as error:
+        raise PageError(404, f"There is no {what} at this address.") from error
+
+
+def render(request: Request, template: str, context: dict[str, Any], *,
+           viewer: PageSession | None = None, status_code: int = 200) -> HTMLResponse:
+    """A page with the safe headers; a signed-in person's idle timer starts again."""
+    page = TEMPLATES.TemplateResponse(
+        request, template, {"viewer": viewer, "quick_exit_url": settings(request).quick_exit_url,
+                            "now": datetime.now(UTC), **context},
+        status_code=status_code, headers=SAFE_HEADERS)
+    if viewer is not None:
+        set_cookie(request, page, viewer)
+    return page
+
+
+def set_cookie(request: Request, response: Response, viewer: PageSession) -> None:
+    secure = settings(request).secure_cookies
+    if secure is None:
+        secure = request.app.state.pages_production
+    response.set_cookie(cookie.COOKIE, cookie.encode(viewer, secret=request.app.state.token_secret),
+                        max_age=int(cookie.IDLE_LIFETIME.total_seconds()), httponly=True,
+                        samesite="strict", secure=bool(secure), path="/")
+
+
+def redirect(location: str) -> RedirectResponse:
+    """After a successful post: 303 so a reload never sends the form twice."""
+    return RedirectResponse(location, status_code=303, headers=SAFE_HEADERS)
+
+
+def error_page(request: Request, error: Exception) -> Response:
+    """PageError as HTML; 401 sends the person to the sign-in page with the reason."""
+    assert isinstance(error, PageError)
+    if error.status_code == 401:
+        page = render(request, "sign_in.html", {"message": str(error)}, status_code=401)
+        page.delete_cookie(cookie.COOKIE, path="/")
+        return page
+    return render(request, "error.html", {"message": str(error)},
+                  status_code=error.status_code)
