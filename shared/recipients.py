@@ -31,6 +31,9 @@ _POLICY: dict[str, dict[str, tuple[str, ...]]] = {
         "offer_outcome": (NOTIFIER, INTAKE, MATCHING, "org:{organization_id}")},
     "org.haven.referral.offer_accepted.v1": {"response": (MATCHING, INTAKE, NOTIFIER)},
     "org.haven.referral.offer_declined.v1": {"response": (MATCHING, INTAKE, NOTIFIER)},
+    "org.haven.referral.placement_chosen.v1": {"response": (MATCHING, INTAKE, NOTIFIER)},
+    "org.haven.referral.placement_declined.v1": {"response": (MATCHING, INTAKE, NOTIFIER)},
+    "org.haven.referral.stalled.v1": {"status": SERVICES},
     # The survivor's address and safe hours: the notifier sends, intake shows; nobody else.
     "org.haven.consent.contact_terms_set.v1": {"contact_terms": (NOTIFIER, INTAKE)},
     "org.haven.notification.retry_scheduled.v1": {"notification": (NOTIFIER,)},

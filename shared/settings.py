@@ -80,6 +80,15 @@ class MatchingSettings(BaseSettings):
     offer_hours_planned: float = Field(default=72.0, gt=0, le=24 * 14)
     waitlist_breadth: int = Field(default=3, ge=1, le=20)
     capacity_stale_after_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    # sequential: one provider at a time; parallel: the best K at once, the person chooses.
+    offer_mode: Literal["sequential", "parallel"] = "sequential"
+    parallel_offers: int = Field(default=3, ge=1, le=10)
+    choice_hours: float = Field(default=4.0, gt=0, le=24 * 7)
+    max_open_offers_per_referral: int = Field(default=6, ge=1, le=50)
+    max_open_offers_per_service: int = Field(default=0, ge=0, le=1000)  # 0: no limit
+    stall_minutes_matching: float = Field(default=15.0, gt=0)
+    stall_hours_offered: float = Field(default=24.0, gt=0)
+    stall_hours_waitlisted: float = Field(default=24.0 * 7, gt=0)
     # The consumer group, and the prefix of the table changelogs (topics.state_topics).
     app_id: str = Field(default="haven-matching", pattern=r"^[a-z0-9][a-z0-9.-]{2,60}$")
 

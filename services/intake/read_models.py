@@ -13,6 +13,7 @@ from shared.events import (
     NotificationDelivered,
     OfferClosed,
     OfferMade,
+    ReferralStalled,
     ReferralStatusChanged,
 )
 from shared.records import Envelope
@@ -26,6 +27,9 @@ def describe(event: Event) -> tuple[str, str, datetime] | None:
         return "offered", f"offer {event.offer_id} ranked {event.rank}", event.expires_at
     if isinstance(event, OfferClosed):
         return f"offer:{event.outcome}", event.reason or str(event.offer_id), event.closed_at
+    if isinstance(event, ReferralStalled):
+        return f"alert:stalled:{event.status.value}", f"since {event.since:%Y-%m-%d %H:%M}", \
+            event.alerted_at
     if isinstance(event, NotificationDelivered):
         return f"notification:{event.outcome}", event.channel, event.at
     return None

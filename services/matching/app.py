@@ -26,7 +26,8 @@ from typing import Any
 import faust
 from faust.types import TP
 
-from services.matching.cases import Case, MatchingPolicy
+from services.matching.case_model import MatchingPolicy
+from services.matching.cases import Case
 from services.matching.directory_follower import DirectoryFollower
 from services.matching.ledger import Decision, Ledger, Waiting
 from services.matching.ranking import rank
@@ -37,6 +38,7 @@ from shared.events import (
     CapacityObserved,
     CapacityUpdated,
     ConsentChanged,
+    DeadlineReached,
     Event,
     HoldDecided,
     HoldReleased,
@@ -44,7 +46,9 @@ from shared.events import (
     OfferAccepted,
     OfferDeclined,
     OfferTimedOut,
+    PlacementChosen,
     PlacementConfirmed,
+    PlacementDeclined,
     ReferralErased,
     ReferralSubmitted,
 )
@@ -62,11 +66,18 @@ log = logging.getLogger("haven.matching")
 
 
 def policy_from(settings: MatchingSettings) -> MatchingPolicy:
-    return MatchingPolicy(offer_ttl={
-        Urgency.TONIGHT: timedelta(hours=settings.offer_hours_tonight),
-        Urgency.WITHIN_DAYS: timedelta(hours=settings.offer_hours_within_days),
-        Urgency.PLANNED: timedelta(hours=settings.offer_hours_planned)},
-        waitlist_breadth=settings.waitlist_breadth)
+    return MatchingPolicy(
+        offer_ttl={Urgency.TONIGHT: timedelta(hours=settings.offer_hours_tonight),
+                   Urgency.WITHIN_DAYS: timedelta(hours=settings.offer_hours_within_days),
+                   Urgency.PLANNED: timedelta(hours=settings.offer_hours_planned)},
+        waitlist_breadth=settings.waitlist_breadth, mode=settings.offer_mode,
+        parallel_offers=settings.parallel_offers,
+        max_open_offers_per_referral=settings.max_open_offers_per_referral,
+        choice_ttl=timedelta(hours=settings.choice_hours),
+        stall_after={
+            ReferralStatus.MATCHING: timedelta(minutes=settings.stall_minutes_matching),
+            ReferralStatus.OFFERED: timedelta(hours=settings.stall_hours_offered),
+            ReferralStatus.WAITLISTED: timedelta(hours=settings.stall_hours_waitlisted)})
 
 
 def create_app(
@@ -130,22 +141,32 @@ def create_app(
         if isinstance(event, HoldDecided):
             await save(case, case.on_hold(event, now, policy, envelope.attributes.id),
                        envelope.attributes)
-        elif isinstance(event, OfferTimedOut):
+        elif isinstance(event, DeadlineReached):
+            await save(case, case.on_deadline(now, policy, envelope.attributes.id),
+                       envelope.attributes)
+        elif isinstance(event, OfferTimedOut):  # written by earlier versions of the timer
             await save(case, case.on_timeout(event.offer_id, now, policy,
                                              envelope.attributes.id), envelope.attributes)
 
     async def answered(envelope: Envelope) -> None:
-        event, now = envelope.event, datetime.now(UTC)
+        event, now, event_id = envelope.event, datetime.now(UTC), envelope.attributes.id
         case = case_of(getattr(event, "referral_id", ""))
         if case is None:
             return
         if isinstance(event, OfferAccepted):
-            await save(case, case.on_accepted(event.offer_id, event.organization_id, now,
-                                              envelope.attributes.id), envelope.attributes)
+            events = case.on_accepted(event.offer_id, event.organization_id, now, policy,
+                                      event_id)
         elif isinstance(event, OfferDeclined):
-            await save(case, case.on_declined(event.offer_id, event.organization_id,
-                                              event.reason.value, now, policy,
-                                              envelope.attributes.id), envelope.attributes)
+            events = case.on_declined(event.offer_id, event.organization_id,
+                                      event.reason.value, now, policy, event_id)
+        elif isinstance(event, PlacementChosen):
+            events = case.on_chosen(event.offer_id, now, event_id)
+        elif isinstance(event, PlacementDeclined):
+            events = case.on_person_declined(event.offer_id, event.reason.value, now, policy,
+                                             event_id)
+        else:
+            return
+        await save(case, events, envelope.attributes)
 
     async def consent_changed(envelope: Envelope) -> None:
         event, now = envelope.event, datetime.now(UTC)
@@ -201,31 +222,32 @@ def create_app(
             key = str(service_id).encode()
             raw = ledgers.get(key)
             ledger = Ledger() if raw is None else load_ledger(raw)
+            ledger.hold_limit = settings.max_open_offers_per_service
             decisions = _apply_to_ledger(ledger, event, now)
             await emit([HoldDecided(referral_id=d.referral_id, service_id=service_id,
                                     offer_id=d.offer_id, outcome=d.outcome, reason=d.reason,
                                     decided_at=now) for d in decisions], envelope.attributes)
             await store(app, ledgers, key, dump_ledger(ledger))
 
-    timed_out: set[Any] = set()
+    dispatched: set[tuple[Any, datetime]] = set()
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
-    async def expire_offers() -> None:
-        """Offers past their expiry, on this worker's own partitions, become timeouts."""
+    async def watch_deadlines() -> None:
+        """Cases on this worker's own partitions with something due get a DeadlineReached
+        (once per deadline here; the case itself ignores a repeat)."""
         actives = app.assignor.assigned_actives()
         now = datetime.now(UTC)
-        due = []
         for key, raw in list(cases.items()):
             partition = referral_partitioner(key, PARTITIONS, [])
             if TP(topics.REFERRAL_SUBMITTED.name, partition) not in actives:
                 continue
             case = load_case(raw)
-            due += [(case.referral_id, offer) for offer in case.expired_offers(now)
-                    if offer not in timed_out]
-        for referral_id, offer_id in due:
-            timed_out.add(offer_id)
-            await emit_plain(codec, app, OfferTimedOut(referral_id=referral_id,
-                                                       offer_id=offer_id, at=now))
+            due = case.next_deadline(policy)
+            if due is None or due > now or (case.referral_id, due) in dispatched:
+                continue
+            dispatched.add((case.referral_id, due))
+            await emit_plain(codec, app, DeadlineReached(referral_id=case.referral_id,
+                                                         due_at=due, at=now))
 
     return app
 

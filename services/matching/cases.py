@@ -7,18 +7,35 @@ an input seen before returns nothing, so redelivery changes nothing twice.
 
 Offers go one provider after another per need (sequential mode): hold a place at
 the best candidate with open places, offer it, and on decline or expiry move to
-the next. When nobody has room and the person accepts a waiting list, the case
-queues at the best few services; whichever place opens first is offered and the
-other places in the queue are given up.
+the next; the first acceptance places the person. In parallel mode the best K
+candidates are asked at once; every provider that accepts keeps its place until
+the person chooses one with their outreach worker (within a time limit), and the
+others are released. When nobody has room and the person accepts a waiting list,
+the case queues at the best few services; whichever place opens first is offered
+and the other places in the queue are given up.
+
+Deadlines (offer expiry, the person's choice, a stalled referral) are checked by
+`on_deadline`, which the owner's timer triggers; `next_deadline` says when.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
+from services.matching.case_model import (
+    APPLIED_MEMORY,
+    COUNTED,
+    HOLDING,
+    LIVE,
+    RETURN_REASONS,
+    MatchingPolicy,
+    Need,
+    NeedState,
+    Offer,
+)
 from services.matching.ranking import Ranking
 from shared.events import (
     Event,
@@ -28,46 +45,10 @@ from shared.events import (
     OfferClosed,
     OfferMade,
     PlacementConfirmed,
+    ReferralStalled,
     ReferralStatusChanged,
 )
 from shared.events.vocabulary import ReferralStatus, ServiceType, Urgency
-
-OfferStatus = Literal["requested", "waitlisted", "offered", "accepted", "declined", "expired",
-                      "withdrawn", "refused", "released"]
-NeedState = Literal["searching", "queued", "offered", "placed", "unmet"]
-LIVE: frozenset[str] = frozenset({"requested", "waitlisted", "offered"})
-APPLIED_MEMORY = 500
-
-
-@dataclass(frozen=True)
-class MatchingPolicy:
-    """What the network decides (HAVEN_MATCHING_* settings): how long offers stay open, etc."""
-
-    offer_ttl: dict[Urgency, timedelta] = field(default_factory=lambda: {
-        Urgency.TONIGHT: timedelta(hours=2), Urgency.WITHIN_DAYS: timedelta(hours=24),
-        Urgency.PLANNED: timedelta(hours=72)})
-    waitlist_breadth: int = 3
-    max_attempts_per_need: int = 20
-
-
-@dataclass
-class Offer:
-    offer_id: uuid.UUID
-    need: ServiceType
-    service_id: uuid.UUID
-    organization_id: uuid.UUID
-    rank: int
-    explanation: list[str]
-    status: OfferStatus = "requested"
-    expires_at: datetime | None = None
-
-
-@dataclass
-class Need:
-    need: ServiceType
-    candidates: list[dict[str, Any]]  # service_id, organization_id, waitlist, explanation
-    next_index: int = 0
-    state: NeedState = "searching"
 
 
 @dataclass
@@ -83,6 +64,9 @@ class Case:
     rejected: dict[str, int] = field(default_factory=dict)  # first failed rule -> services
     applied: list[str] = field(default_factory=list)
     closed: bool = False
+    parallel: bool = False                  # the mode this case was opened in
+    status_since: datetime | None = None
+    alerted: str = ""                       # "status@since" of the last stall alert
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -92,7 +76,8 @@ class Case:
              policy: MatchingPolicy) -> tuple[Case, list[Event]]:
         """A new case from the ranking of its referral; holds for the first candidates."""
         case = cls(referral_id=referral_id, urgency=urgency, waiting_since=now,
-                   accepts_waitlist=accepts_waitlist, reason="received_by_matching")
+                   accepts_waitlist=accepts_waitlist, reason="received_by_matching",
+                   parallel=policy.mode == "parallel", status_since=now)
         by_need: dict[ServiceType, list[dict[str, Any]]] = {need: [] for need in needs}
         for ranked in ranking.offers:
             need = ServiceType(ranked.service_type)
@@ -124,9 +109,8 @@ class Case:
             return self._status(now, "waitlisted")
         if decision.outcome == "refused":
             offer.status = "refused"
-            after = self._advance(need, now, policy) if need.state == "searching" else []
-            return after + self._status(now, "at_capacity")
-        if need.state not in {"searching", "queued"}:
+            return self._advance(need, now, policy) + self._status(now, "at_capacity")
+        if not self._may_offer(need, offer):
             offer.status = "released"
             return self._give_back(decision, now)
         offer.status = "offered"
@@ -136,24 +120,53 @@ class Case:
             offer_id=offer.offer_id, referral_id=self.referral_id,
             organization_id=offer.organization_id, service_id=offer.service_id,
             rank=offer.rank, expires_at=offer.expires_at, explanation=offer.explanation)]
-        for other in self.offers.values():  # the other queues of this need are not needed now
-            if other.need == offer.need and other.status in {"requested", "waitlisted"}:
+        for other in self._of(need, {"requested", "waitlisted"}):  # queues not needed now
+            if other.queued or not self.parallel:
                 other.status = "released"
                 events.append(self._release(other, now, "offered_elsewhere"))
         return events + self._status(now, "offer_made")
 
     def on_accepted(self, offer_id: uuid.UUID, organization_id: uuid.UUID, now: datetime,
-                    event_id: str) -> list[Event]:
+                    policy: MatchingPolicy, event_id: str) -> list[Event]:
+        """Sequential: the person is placed. Parallel: the place waits for their choice."""
         offer = self.offers.get(offer_id)
         if (self._seen(event_id) or offer is None or offer.status != "offered"
                 or offer.organization_id != organization_id):
             return []
+        if not self.parallel:
+            return self._place(offer, now, "provider_accepted")
         offer.status = "accepted"
-        self.needs[offer.need].state = "placed"
-        return [PlacementConfirmed(service_id=offer.service_id, referral_id=self.referral_id,
-                                   offer_id=offer.offer_id, placed_at=now),
-                self._closed(offer, "accepted", "", now),
-                *self._status(now, "provider_accepted")]
+        need = self.needs[offer.need]
+        need.state = "choosing"
+        need.choose_by = need.choose_by or now + policy.choice_ttl
+        return self._status(now, "provider_accepted")
+
+    def on_chosen(self, offer_id: uuid.UUID, now: datetime, event_id: str) -> list[Event]:
+        """The person chose among the providers that accepted; the others are released."""
+        offer = self.offers.get(offer_id)
+        if (self._seen(event_id) or self.closed or offer is None or offer.status != "accepted"
+                or self.needs[offer.need].state != "choosing"):
+            return []
+        return self._place(offer, now, "person_chose")
+
+    def on_person_declined(self, offer_id: uuid.UUID, reason: str, now: datetime,
+                           policy: MatchingPolicy, event_id: str) -> list[Event]:
+        """The person says no to a place a provider accepted: it is released, the provider
+        and the outreach worker are told; the search goes on unless help is no longer needed."""
+        offer = self.offers.get(offer_id)
+        if (self._seen(event_id) or self.closed or offer is None
+                or offer.status not in {"accepted", "placed"}):
+            return []
+        offer.status = "person_declined"
+        need = self.needs[offer.need]
+        events: list[Event] = [self._release(offer, now, "person_declined"),
+                               self._closed(offer, "withdrawn", "person_declined", now)]
+        if reason == "no_longer_needed":
+            events += self._end_need(need, now, "person_declined")
+        else:
+            need.state = self._state_from_offers(need)
+            events += self._advance(need, now, policy)
+        return events + self._status(now, "person_declined")
 
     def on_declined(self, offer_id: uuid.UUID, organization_id: uuid.UUID, reason: str,
                     now: datetime, policy: MatchingPolicy, event_id: str) -> list[Event]:
@@ -171,6 +184,20 @@ class Case:
             return []
         return self._move_on(offer, "expired", "no_answer_in_time", now, policy)
 
+    def on_deadline(self, now: datetime, policy: MatchingPolicy, event_id: str) -> list[Event]:
+        """Whatever is due: expired offers move on, lapsed choices end, stalls alert once."""
+        if self._seen(event_id):
+            return []
+        events: list[Event] = []
+        for offer_id in self.expired_offers(now):
+            events += self._move_on(self.offers[offer_id], "expired", "no_answer_in_time",
+                                    now, policy)
+        for need in self.needs.values():
+            if need.state == "choosing" and need.choose_by and need.choose_by <= now:
+                events += self._end_need(need, now, "no_choice_in_time")
+                events += self._status(now, "no_choice_in_time")
+        return events + self._stall_alert(now, policy)
+
     def withdraw(self, status: ReferralStatus, reason: str, now: datetime,
                  event_id: str) -> list[Event]:
         """Consent revoked or erasure: every open offer and hold goes, nothing new starts."""
@@ -179,12 +206,10 @@ class Case:
         self.closed = True
         events: list[Event] = []
         for offer in self.offers.values():
-            if offer.status in LIVE:
-                was_offered = offer.status == "offered"
-                offer.status = "withdrawn"
-                events.append(self._release(offer, now, reason))
-                if was_offered:
-                    events.append(self._closed(offer, "withdrawn", reason, now))
+            if offer.status in HOLDING:
+                events += self._let_go(offer, now, reason)
+        if status != self.status:
+            self.status_since = now
         self.status, self.reason = status, reason
         return [*events, ReferralStatusChanged(referral_id=self.referral_id, status=status,
                                                reason=reason, changed_at=now)]
@@ -194,41 +219,114 @@ class Case:
         return [o.offer_id for o in self.offers.values()
                 if o.status == "offered" and o.expires_at is not None and o.expires_at <= now]
 
+    def next_deadline(self, policy: MatchingPolicy) -> datetime | None:
+        """The earliest moment `on_deadline` has something to do, or None."""
+        due = [o.expires_at for o in self.offers.values()
+               if o.status == "offered" and o.expires_at is not None]
+        due += [n.choose_by for n in self.needs.values()
+                if n.state == "choosing" and n.choose_by is not None]
+        stall = policy.stall_after.get(self.status)
+        if (stall is not None and not self.closed and self.status_since is not None
+                and self.alerted != self._stall_marker()):
+            due.append(self.status_since + stall)
+        return min(due, default=None)
+
     # --- steps --------------------------------------------------------------------------
 
     def _move_on(self, offer: Offer, outcome: Literal["declined", "expired"], reason: str,
                  now: datetime, policy: MatchingPolicy) -> list[Event]:
         offer.status = outcome
         need = self.needs[offer.need]
-        need.state = "searching"
+        need.state = self._state_from_offers(need)
         return [self._release(offer, now, outcome), self._closed(offer, outcome, reason, now),
                 *self._advance(need, now, policy),
                 *self._status(now, f"{outcome}_{reason}"[:64])]
 
+    def _place(self, offer: Offer, now: datetime, reason: str) -> list[Event]:
+        offer.status = "placed"
+        need = self.needs[offer.need]
+        need.state = "placed"
+        events: list[Event] = [
+            PlacementConfirmed(service_id=offer.service_id, referral_id=self.referral_id,
+                               offer_id=offer.offer_id, placed_at=now),
+            self._closed(offer, "accepted", "", now)]
+        for other in self._of(need, HOLDING):
+            events += self._let_go(other, now, "placed_elsewhere")
+        return events + self._status(now, reason)
+
+    def _end_need(self, need: Need, now: datetime, reason: str) -> list[Event]:
+        """Nothing more for this need: every hold and offer of it goes."""
+        events: list[Event] = []
+        for offer in self._of(need, HOLDING):
+            events += self._let_go(offer, now, reason)
+        need.state = "unmet"
+        return events
+
+    def _let_go(self, offer: Offer, now: datetime, reason: str) -> list[Event]:
+        """Release an offer's hold (and close it, if the provider had been told)."""
+        told = offer.status in {"offered", "accepted"}
+        offer.status = "withdrawn"
+        events: list[Event] = [self._release(offer, now, reason)]
+        return events + ([self._closed(offer, "withdrawn", reason, now)] if told else [])
+
     def _advance(self, need: Need, now: datetime, policy: MatchingPolicy) -> list[Event]:
-        """Ask the next candidate with open places; when none is left, queue or give up."""
-        if self.closed:
+        """Ask the next candidates with open places; when none is left, queue or give up."""
+        if self.closed or need.state not in {"searching", "offered"}:
             return []
-        tried = {o.service_id for o in self.offers.values() if o.need == need.need}
-        while need.next_index < len(need.candidates):
-            candidate = need.candidates[need.next_index]
-            need.next_index += 1
-            service = uuid.UUID(candidate["service_id"])
-            if candidate["waitlist"] or service in tried:
-                continue
-            if len([o for o in self.offers.values() if o.need == need.need]) >= (
-                    policy.max_attempts_per_need):
+        wanted = policy.parallel_offers if self.parallel else 1
+        events: list[Event] = []
+        while (len(self._of(need, {"requested", "offered"})) < wanted
+               and len(self._of_all(COUNTED)) < policy.max_open_offers_per_referral):
+            candidate = self._next_candidate(need, policy)
+            if candidate is None:
                 break
-            return [self._request(need, candidate, join_waitlist=False, now=now)]
-        queue = [c for c in need.candidates if uuid.UUID(c["service_id"]) not in {
-            o.service_id for o in self.offers.values()
-            if o.need == need.need and o.status in LIVE | {"declined", "expired"}}]
+            events.append(self._request(need, candidate, join_waitlist=False, now=now))
+        if events or self._of(need, {"requested", "offered"}):
+            return events
+        if need.next_index < len(need.candidates):
+            return []  # the referral's open-offer limit is reached: wait for a slot
+        tried = {o.service_id for o in self._of(need, LIVE | {"declined", "expired",
+                                                              "person_declined"})}
+        queue = [c for c in need.candidates if uuid.UUID(c["service_id"]) not in tried]
         if self.accepts_waitlist and queue:
             need.state = "queued"
             return [self._request(need, c, join_waitlist=True, now=now)
                     for c in queue[:policy.waitlist_breadth]]
         need.state = "unmet"
         return []
+
+    def _next_candidate(self, need: Need, policy: MatchingPolicy) -> dict[str, Any] | None:
+        tried = {o.service_id for o in self._of(need, None)}
+        while need.next_index < len(need.candidates):
+            if len(tried) >= policy.max_attempts_per_need:
+                need.next_index = len(need.candidates)
+                break
+            candidate = need.candidates[need.next_index]
+            need.next_index += 1
+            if not candidate["waitlist"] and uuid.UUID(candidate["service_id"]) not in tried:
+                return candidate
+        return None
+
+    def _may_offer(self, need: Need, offer: Offer) -> bool:
+        """A held place becomes an offer unless the need is settled or already offered."""
+        if need.state in {"searching", "queued"}:
+            return True
+        return self.parallel and need.state == "offered" and not offer.queued
+
+    def _state_from_offers(self, need: Need) -> NeedState:
+        statuses = {o.status for o in self._of(need, None)}
+        for status, state in (("placed", "placed"), ("accepted", "choosing"),
+                              ("offered", "offered")):
+            if status in statuses:
+                return state  # type: ignore[return-value]
+        return "searching"
+
+    def _of(self, need: Need, statuses: frozenset[str] | set[str] | None) -> list[Offer]:
+        return [o for o in self.offers.values()
+                if o.need == need.need and (statuses is None or o.status in statuses)]
+
+    def _of_all(self, statuses: frozenset[str]) -> list[Offer]:
+        return [o for o in self.offers.values() if o.status in statuses]
 
     def _request(self, need: Need, candidate: dict[str, Any], *, join_waitlist: bool,
                  now: datetime) -> HoldRequested:
@@ -238,7 +336,8 @@ class Case:
         self.offers[offer_id] = Offer(
             offer_id=offer_id, need=need.need, service_id=service,
             organization_id=uuid.UUID(candidate["organization_id"]),
-            rank=need.candidates.index(candidate) + 1, explanation=candidate["explanation"])
+            rank=need.candidates.index(candidate) + 1, explanation=candidate["explanation"],
+            queued=join_waitlist)
         return HoldRequested(service_id=service, referral_id=self.referral_id,
                              offer_id=offer_id, urgency=self.urgency,
                              waiting_since=self.waiting_since, join_waitlist=join_waitlist,
@@ -263,9 +362,12 @@ class Case:
         """A status event whenever the referral's overall state (or its reason) changes."""
         states = {need.state for need in self.needs.values()}
         if not states or states == {"unmet"}:
-            status, reason = ReferralStatus.RETURNED, "no_match"
+            status = ReferralStatus.RETURNED
+            reason = reason if reason in RETURN_REASONS else "no_match"
         elif states == {"placed"}:
             status = ReferralStatus.PLACED
+        elif "choosing" in states:
+            status = ReferralStatus.ACCEPTED
         elif "offered" in states:
             status = ReferralStatus.OFFERED
         elif "queued" in states and "searching" not in states:
@@ -276,9 +378,25 @@ class Case:
             status = ReferralStatus.MATCHING
         if (status, reason) == (self.status, self.reason):
             return []
+        if status != self.status:
+            self.status_since = now
         self.status, self.reason = status, reason
         return [ReferralStatusChanged(referral_id=self.referral_id, status=status,
                                       reason=reason, changed_at=now)]
+
+    def _stall_marker(self) -> str:
+        since = self.status_since.isoformat() if self.status_since else ""
+        return f"{self.status.value}@{since}"
+
+    def _stall_alert(self, now: datetime, policy: MatchingPolicy) -> list[Event]:
+        """One alert per stay in a state that lasts longer than the network allows."""
+        limit = policy.stall_after.get(self.status)
+        if (self.closed or limit is None or self.status_since is None
+                or self.alerted == self._stall_marker() or now - self.status_since < limit):
+            return []
+        self.alerted = self._stall_marker()
+        return [ReferralStalled(referral_id=self.referral_id, status=self.status,
+                                since=self.status_since, alerted_at=now)]
 
     def _seen(self, event_id: str) -> bool:
         if event_id in self.applied:

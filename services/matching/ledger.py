@@ -5,7 +5,8 @@ Pure. The matching worker that owns the service's partition of
 it every request in order, so "is there still a place?" has exactly one answer.
 
 Invariants (tested with hypothesis in tests/unit/matching/test_ledger.py):
-- holds + placements never exceed the places staff reported;
+- holds + placements never exceed the places staff reported, and holds never exceed
+  the service's limit on open offers;
 - a waiting list is non-empty only while no place is open;
 - places go to the waiting list by urgency, then waiting time, never skipping;
 - the same request twice gets the same answer (redelivery changes nothing).
@@ -55,10 +56,14 @@ class Ledger:
     waitlist: list[Waiting] = field(default_factory=list)
     decided: dict[UUID, Outcome] = field(default_factory=dict)      # offer -> first answer
     closed: set[UUID] = field(default_factory=set)                  # released or placed
+    hold_limit: int = 0  # most offers open at once for this service (0: as many as places)
 
     @property
     def open_places(self) -> int:
-        return max(0, self.available - len(self.holds) - len(self.placements))
+        room = self.available - len(self.holds) - len(self.placements)
+        if self.hold_limit > 0:
+            room = min(room, self.hold_limit - len(self.holds))
+        return max(0, room)
 
     def request(self, waiting: Waiting, *, join_waitlist: bool) -> list[Decision]:
         """Hold a place now, queue for one, or refuse; a repeat gets the first answer."""
@@ -78,8 +83,10 @@ class Ledger:
         return [Decision(waiting.offer_id, waiting.referral_id, "refused", "at_capacity")]
 
     def release(self, offer_id: UUID) -> list[Decision]:
-        """An offer ended without placement, or a referral left the queue: the place moves on."""
+        """An offer ended without placement, a referral left the queue, or the person said
+        no to a place: the place moves on."""
         self.holds.pop(offer_id, None)
+        self.placements.pop(offer_id, None)
         self.waitlist = [w for w in self.waitlist if w.offer_id != offer_id]
         self.closed.add(offer_id)
         return self._promote()

@@ -11,6 +11,7 @@ from shared.events.directory import (
 )
 from shared.events.matching import (
     CapacityObserved,
+    DeadlineReached,
     HoldDecided,
     HoldReleased,
     HoldRequested,
@@ -30,6 +31,8 @@ from shared.events.offers import (
     OfferClosed,
     OfferDeclined,
     OfferMade,
+    PlacementChosen,
+    PlacementDeclined,
 )
 from shared.events.referral import (
     ConsentChanged,
@@ -37,6 +40,7 @@ from shared.events.referral import (
     ContactDetails,
     MatchingProfile,
     ReferralErased,
+    ReferralStalled,
     ReferralStatusChanged,
     ReferralSubmitted,
 )
@@ -44,7 +48,8 @@ from shared.events.referral import (
 __all__ = [
     "CapacityConfirmationDue", "CapacityObserved", "CapacityUpdated", "ConsentChanged",
     "HoldDecided", "HoldReleased", "HoldRequested", "OfferClosed", "OfferTimedOut",
-    "PlacementConfirmed",
+    "PlacementConfirmed", "DeadlineReached", "PlacementChosen", "PlacementDeclined",
+    "ReferralStalled",
     "ConsentGrant", "ContactDetails",
     "Eligibility", "Event", "MatchingProfile", "NotificationDelivered", "OfferAccepted",
     "OfferDeclined", "OfferMade", "OrganizationUpserted", "PublicKeyRef", "ReferralErased",

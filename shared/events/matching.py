@@ -118,3 +118,19 @@ class OfferTimedOut(Event):
 
     def key(self) -> str:
         return str(self.referral_id)
+
+
+@register
+class DeadlineReached(Event):
+    """Something in a referral's case is due (an offer's expiry, the person's choice, a
+    stall alert); sent by the referral owner's timer, idempotent by the case's state."""
+
+    event_type: ClassVar[str] = "org.haven.matching.deadline_reached.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.MATCHING_COMMANDS
+
+    referral_id: UUID
+    due_at: datetime
+    at: datetime
+
+    def key(self) -> str:
+        return str(self.referral_id)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from shared import topics
 from shared.events.base import Event, register
-from shared.events.vocabulary import DeclineReason
+from shared.events.vocabulary import DeclineReason, PersonDeclineReason
 
 
 @register
@@ -55,6 +55,37 @@ class OfferDeclined(Event):
     reason: DeclineReason
     note: str = Field(default="", max_length=1000)
     answered_at: datetime
+
+    def key(self) -> str:
+        return str(self.referral_id)
+
+
+@register
+class PlacementChosen(Event):
+    """Parallel mode: the person chose this accepted offer with their outreach worker."""
+
+    event_type: ClassVar[str] = "org.haven.referral.placement_chosen.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.REFERRAL_RESPONSES
+
+    offer_id: UUID
+    referral_id: UUID
+    chosen_at: datetime
+
+    def key(self) -> str:
+        return str(self.referral_id)
+
+
+@register
+class PlacementDeclined(Event):
+    """The person said no to a place a provider had accepted; the place is released."""
+
+    event_type: ClassVar[str] = "org.haven.referral.placement_declined.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.REFERRAL_RESPONSES
+
+    offer_id: UUID
+    referral_id: UUID
+    reason: PersonDeclineReason
+    declined_at: datetime
 
     def key(self) -> str:
         return str(self.referral_id)

@@ -100,6 +100,23 @@ class ReferralStatusChanged(Event):
 
 
 @register
+class ReferralStalled(Event):
+    """A referral stayed in one state longer than the network allows: an alert for its
+    outreach worker and the admins (one per stay)."""
+
+    event_type: ClassVar[str] = "org.haven.referral.stalled.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.REFERRAL_STATUS
+
+    referral_id: UUID
+    status: ReferralStatus
+    since: datetime
+    alerted_at: datetime
+
+    def key(self) -> str:
+        return str(self.referral_id)
+
+
+@register
 class ConsentChanged(Event):
     event_type: ClassVar[str] = "org.haven.consent.changed.v1"
     topic: ClassVar[topics.TopicSpec] = topics.CONSENT_CHANGES

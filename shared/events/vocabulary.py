@@ -70,6 +70,7 @@ class ReferralStatus(StrEnum):
     RECEIVED = "received"
     MATCHING = "matching"
     OFFERED = "offered"
+    ACCEPTED = "accepted"  # parallel mode: providers accepted, the person has yet to choose
     PLACED = "placed"
     WAITLISTED = "waitlisted"
     RETURNED = "returned"
@@ -82,6 +83,16 @@ class DeclineReason(StrEnum):
     NOT_ELIGIBLE = "not_eligible"
     COULD_NOT_CONTACT = "could_not_contact"
     SAFETY_CONCERN = "safety_concern"
+    OTHER = "other"
+
+
+class PersonDeclineReason(StrEnum):
+    """Why the person said no to a place a provider accepted (counted, never shown to them)."""
+
+    PREFERS_ANOTHER_OPTION = "prefers_another_option"
+    LOCATION_NOT_SAFE = "location_not_safe"
+    CONDITIONS_NOT_ACCEPTABLE = "conditions_not_acceptable"
+    NO_LONGER_NEEDED = "no_longer_needed"
     OTHER = "other"
 
 

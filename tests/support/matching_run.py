@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from kafka.structs import OffsetAndMetadata
 from shared.events import (
     CapacityUpdated,
     Eligibility,
+    Event,
     HoldDecided,
     MatchingProfile,
     OrganizationUpserted,
@@ -100,14 +101,16 @@ class MatchingRun:
 
     # --- processes ----------------------------------------------------------------------
 
-    def start_worker(self, name: str) -> ServiceProcess:
+    def start_worker(self, name: str, **settings: str) -> ServiceProcess:
+        """A worker process; `settings` are extra HAVEN_MATCHING_* values (lower-case names)."""
         self.starts += 1
+        extra = {f"HAVEN_MATCHING_{key.upper()}": value for key, value in settings.items()}
         worker = ServiceProcess("services.matching",
                                 log_file=self.var_dir / f"{name}-{self.starts}.log",
                                 env={"HAVEN_VAR_DIR": str(self.var_dir),
                                      "HAVEN_KAFKA_BOOTSTRAP_SERVERS":
                                          self.kafka.bootstrap_servers,
-                                     "HAVEN_MATCHING_APP_ID": self.app_id})
+                                     "HAVEN_MATCHING_APP_ID": self.app_id, **extra})
         self.workers[name] = worker
         worker.wait_for_log("Worker ready", timeout_s=90)
         return worker
@@ -120,8 +123,9 @@ class MatchingRun:
 
     # --- playing intake -----------------------------------------------------------------
 
-    def publish_directory(self, places: list[int]) -> list[uuid.UUID]:
-        """One organization with one emergency shelter per entry, each with that many places."""
+    def publish_directory(self, places: list[int], *,
+                          kind: ServiceType = ServiceType.EMERGENCY_SHELTER) -> list[uuid.UUID]:
+        """One organization with one service of `kind` per entry, each with that many places."""
         organization = uuid.uuid4()
         events: list[OrganizationUpserted | ServiceUpserted | CapacityUpdated] = [
             OrganizationUpserted(organization_id=organization, name="Test shelter network",
@@ -132,7 +136,7 @@ class MatchingRun:
             services.append(service)
             events += [
                 ServiceUpserted(service_id=service, organization_id=organization,
-                                service_type=ServiceType.EMERGENCY_SHELTER, region="utrecht",
+                                service_type=kind, region="utrecht",
                                 latitude=52.09, longitude=5.12 + index / 100,
                                 eligibility=Eligibility(), name=f"Test shelter {index}"),
                 CapacityUpdated(service_id=service, available=count, maximum=count,
@@ -143,13 +147,14 @@ class MatchingRun:
         self.publisher.flush()
         return services
 
-    def submit(self, count: int, *, accepts_waitlist: bool = True) -> list[uuid.UUID]:
+    def submit(self, count: int, *, accepts_waitlist: bool = True,
+               need: ServiceType = ServiceType.EMERGENCY_SHELTER) -> list[uuid.UUID]:
         referrals = []
         for index in range(count):
             referral = ReferralSubmitted(
                 referral_id=uuid.uuid4(), outreach_organization_id=uuid.uuid4(),
                 submitted_at=datetime.now(UTC), profile=MatchingProfile(
-                    needs=[ServiceType.EMERGENCY_SHELTER],
+                    needs=[need],
                     urgency=list(Urgency)[index % 3], age_min=30, age_max=30,
                     region="utrecht", accepts_waitlist=accepts_waitlist))
             for record in self.codec.encode_all(referral):
@@ -158,7 +163,30 @@ class MatchingRun:
         self.publisher.flush()
         return referrals
 
+    def answer(self, *events: Event) -> None:
+        """Publish what intake would after staff or the outreach worker answered."""
+        for event in events:
+            for record in self.codec.encode_all(event):
+                self.publisher.send(record)
+        self.publisher.flush()
+
     # --- reading what matching decided --------------------------------------------------
+
+    def opened(self, topic: str, done: Callable[[list[object]], bool],
+               timeout_s: float = 60) -> list[object]:
+        """Every event on `topic` since the run began that this intake identity can open."""
+        events: list[object] = []
+        decoded: set[tuple[int, int]] = set()
+
+        def enough(records: list[IncomingRecord]) -> bool:
+            for record in records:
+                if (record.partition, record.offset) not in decoded:
+                    decoded.add((record.partition, record.offset))
+                    events.append(self._open(record))
+            return done(events)
+
+        list(self._read(topic, enough, timeout_s=timeout_s))
+        return events
 
     def _read(self, topic: str, done: object, timeout_s: float) -> Iterator[IncomingRecord]:
         yield from read_until(self.kafka.bootstrap_servers, topic, done,  # type: ignore[arg-type]

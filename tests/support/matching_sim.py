@@ -11,7 +11,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.matching.cases import Case, MatchingPolicy
+from services.matching.case_model import MatchingPolicy
+from services.matching.cases import Case
 from services.matching.ledger import Decision, Ledger, Waiting
 from services.matching.ranking import Candidate, Network, rank
 from shared.events import (
@@ -55,7 +56,23 @@ class Simulation:
 
     def accept(self, offer: OfferMade) -> None:
         self._run(self.cases[offer.referral_id].on_accepted(
-            offer.offer_id, offer.organization_id, self.now, self._id()))
+            offer.offer_id, offer.organization_id, self.now, self.policy, self._id()))
+
+    def choose(self, offer: OfferMade) -> None:
+        self._run(self.cases[offer.referral_id].on_chosen(offer.offer_id, self.now, self._id()))
+
+    def person_declines(self, offer: OfferMade, reason: str = "prefers_another_option") -> None:
+        self._run(self.cases[offer.referral_id].on_person_declined(
+            offer.offer_id, reason, self.now, self.policy, self._id()))
+
+    def tick(self, now: datetime) -> list[Event]:
+        """The owner's timer at `now`: every case with something due handles it."""
+        self.now, before = now, len(self.published)
+        for case in list(self.cases.values()):
+            due = case.next_deadline(self.policy)
+            if due is not None and due <= now:
+                self._run(case.on_deadline(now, self.policy, self._id()))
+        return self.published[before:]
 
     def decline(self, offer: OfferMade, reason: str = "at_capacity") -> None:
         self._run(self.cases[offer.referral_id].on_declined(
@@ -69,6 +86,10 @@ class Simulation:
 
     def capacity(self, service_id: uuid.UUID, available: int, version: int) -> None:
         self._route(self.ledgers[service_id].observe(available, version, self.now), service_id)
+
+    def closed(self, offer: OfferMade) -> list[OfferClosed]:
+        return [e for e in self.published
+                if isinstance(e, OfferClosed) and e.offer_id == offer.offer_id]
 
     def open_offers(self) -> list[OfferMade]:
         closed = {e.offer_id for e in self.published if isinstance(e, OfferClosed)}

@@ -1,4 +1,5 @@
-"""Referrals for outreach workers: submit, list own, read the timeline, change consent, erase."""
+"""Referrals for outreach workers: submit, list own, read the timeline, change consent, erase;
+choose among accepted places, or decline one, with the person."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
 from services.intake import handlers
 from services.intake.api.deps import NowDep, OutreachWorker, PortsDep, SessionDep
 from services.intake.models import ConsentRecord, Referral, TimelineEntry
+from services.intake.offers import handlers as offers
 from services.intake.schemas import (
     ConsentChange,
     ReferralCreate,
@@ -19,9 +22,21 @@ from services.intake.schemas import (
     ReferralSummary,
     TimelineItem,
 )
+from shared.events.vocabulary import PersonDeclineReason
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+class Choice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    offer_id: uuid.UUID
+
+
+class PlacementRefusal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    offer_id: uuid.UUID
+    reason: PersonDeclineReason
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -82,4 +97,23 @@ def erase(referral_id: uuid.UUID, session: SessionDep, ports: PortsDep,
     referral = handlers.own_referral(session, caller, referral_id)
     handlers.erase_referral(session=session, ports=ports, referral=referral,
                             reason="requested", now=now)
+    session.commit()
+
+
+@router.post("/{referral_id}/choose", status_code=status.HTTP_204_NO_CONTENT)
+def choose(referral_id: uuid.UUID, body: Choice, session: SessionDep, ports: PortsDep,
+           caller: OutreachWorker, now: NowDep) -> None:
+    """The person chose one of the providers that accepted; the other places are released."""
+    offers.choose(session=session, ports=ports, principal=caller, referral_id=referral_id,
+                  offer_id=body.offer_id, now=now)
+    session.commit()
+
+
+@router.post("/{referral_id}/decline-placement", status_code=status.HTTP_204_NO_CONTENT)
+def decline_placement(referral_id: uuid.UUID, body: PlacementRefusal, session: SessionDep,
+                      ports: PortsDep, caller: OutreachWorker, now: NowDep) -> None:
+    """The person does not want a place a provider accepted; the provider is told."""
+    offers.person_declines(session=session, ports=ports, principal=caller,
+                           referral_id=referral_id, offer_id=body.offer_id,
+                           reason=body.reason, now=now)
     session.commit()

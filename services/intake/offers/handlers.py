@@ -17,11 +17,18 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from services.intake.auth import Principal
-from services.intake.handlers import Conflict, NotFound, Ports, announce
+from services.intake.handlers import Conflict, NotFound, Ports, announce, own_referral
 from services.intake.models import ConsentRecord, Referral, TimelineEntry
 from services.intake.offers.models import Offer
-from shared.events import OfferAccepted, OfferClosed, OfferDeclined, OfferMade
-from shared.events.vocabulary import ConsentScope, DeclineReason
+from shared.events import (
+    OfferAccepted,
+    OfferClosed,
+    OfferDeclined,
+    OfferMade,
+    PlacementChosen,
+    PlacementDeclined,
+)
+from shared.events.vocabulary import ConsentScope, DeclineReason, PersonDeclineReason
 
 CLOSED_WORDS = {"accepted": "was accepted", "declined": "was declined",
                 "expired": "expired", "withdrawn": "was withdrawn"}
@@ -91,9 +98,11 @@ def _band(age: int) -> str:
 
 
 def contact(session: Session, ports: Ports, offer: Offer, now: datetime) -> dict[str, Any] | None:
-    """Contact details for the provider that accepted, only while consent allows it."""
+    """Contact details for the provider that accepted, once matching confirmed the placement
+    (in parallel mode only the provider the person chose), only while consent allows it."""
     referral = session.get(Referral, offer.referral_id)
-    if (offer.status != "accepted" or referral is None or referral.sealed_contact is None
+    if (offer.status != "accepted" or offer.closed_at is None or referral is None
+            or referral.sealed_contact is None
             or not consent_holds(session, offer.referral_id, ConsentScope.SHARE_CONTACT, now)):
         return None
     data: dict[str, Any] = json.loads(ports.vault.open(session, referral.id, "contact",
@@ -136,4 +145,47 @@ def answer(*, session: Session, ports: Ports, principal: Principal, offer_id: uu
             note=note, answered_at=now))
     session.add(TimelineEntry(event_id=event_id, referral_id=offer.referral_id, at=now,
                               kind=f"offer:{offer.status}", detail=offer.reason))
+    return offer
+
+
+# --- the person's say, through their outreach worker ----------------------------------------
+
+def _accepted_offer(session: Session, principal: Principal, referral_id: uuid.UUID,
+                    offer_id: uuid.UUID) -> Offer:
+    referral = own_referral(session, principal, referral_id)
+    offer = session.get(Offer, offer_id)
+    if offer is None or offer.referral_id != referral.id:
+        raise NotFound("This referral has no offer with that id.")
+    if offer.status != "accepted":
+        raise Conflict("This provider has not accepted (or the offer has ended), so there is "
+                       "nothing to choose or decline; refresh the referral to see its offers.")
+    return offer
+
+
+def choose(*, session: Session, ports: Ports, principal: Principal, referral_id: uuid.UUID,
+           offer_id: uuid.UUID, now: datetime) -> Offer:
+    """The person picked one of the providers that accepted; matching releases the others."""
+    offer = _accepted_offer(session, principal, referral_id, offer_id)
+    referral = session.get(Referral, referral_id)
+    if referral is None or referral.status != "accepted" or offer.closed_at is not None:
+        raise Conflict("This referral is not waiting for a choice (it may be placed already, "
+                       "or the time to choose has passed); refresh to see where it stands.")
+    event_id = announce(session, ports, PlacementChosen(
+        offer_id=offer.id, referral_id=offer.referral_id, chosen_at=now))
+    session.add(TimelineEntry(event_id=event_id, referral_id=offer.referral_id, at=now,
+                              kind="person:chose", detail=str(offer.id)))
+    return offer
+
+
+def person_declines(*, session: Session, ports: Ports, principal: Principal,
+                    referral_id: uuid.UUID, offer_id: uuid.UUID, reason: PersonDeclineReason,
+                    now: datetime) -> Offer:
+    """The person said no to an accepted place: it is released and the provider is told."""
+    offer = _accepted_offer(session, principal, referral_id, offer_id)
+    offer.status, offer.reason = "withdrawn", "person_declined"
+    session.add(offer)
+    event_id = announce(session, ports, PlacementDeclined(
+        offer_id=offer.id, referral_id=offer.referral_id, reason=reason, declined_at=now))
+    session.add(TimelineEntry(event_id=event_id, referral_id=offer.referral_id, at=now,
+                              kind="person:declined", detail=reason.value))
     return offer

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from services.intake.models import OutboxMessage
+from services.intake.models import OutboxMessage, Referral
 from services.intake.offers import handlers
 from shared import topics
 from shared.events import OfferClosed, OfferMade
@@ -38,7 +38,7 @@ def _offer(intake: Intake, *, expires_in: timedelta = timedelta(hours=2),
 def test_staff_see_a_deidentified_summary_and_contact_only_after_accepting(
         intake: Intake) -> None:
     staff = intake.members["provider"].headers
-    _, offer = _offer(intake)
+    referral, offer = _offer(intake)
     [listed] = [o for o in intake.client.get("/api/v1/offers", headers=staff).json()
                 if o["id"] == offer]
     assert listed["status"] == "open" and 0 < listed["seconds_left"] <= 7200
@@ -47,7 +47,10 @@ def test_staff_see_a_deidentified_summary_and_contact_only_after_accepting(
     assert listed["explanation"][0] == "met every eligibility rule"
     accepted = intake.client.post(f"/api/v1/offers/{offer}/accept", headers=staff)
     assert accepted.status_code == 200, accepted.text
-    assert accepted.json()["contact"]["name"] == "CANARY-NAME-Zyx"
+    assert accepted.json()["contact"] is None, "not before matching confirms the placement"
+    _matching_closes(intake, referral, offer, "accepted")
+    confirmed = intake.client.get(f"/api/v1/offers/{offer}", headers=staff).json()
+    assert confirmed["contact"]["name"] == "CANARY-NAME-Zyx"
     late = intake.client.post(f"/api/v1/offers/{offer}/decline", headers=staff,
                               json={"reason": "at_capacity"})
     assert late.status_code == 409 and "already" in late.json()["detail"]
@@ -59,9 +62,11 @@ def test_staff_see_a_deidentified_summary_and_contact_only_after_accepting(
 
 def test_no_contact_without_consent_to_share_it(intake: Intake) -> None:
     staff = intake.members["provider"].headers
-    _, offer = _offer(intake, share_contact={"granted": False})
+    referral, offer = _offer(intake, share_contact={"granted": False})
     accepted = intake.client.post(f"/api/v1/offers/{offer}/accept", headers=staff)
-    assert accepted.status_code == 200 and accepted.json()["contact"] is None
+    assert accepted.status_code == 200
+    _matching_closes(intake, referral, offer, "accepted")
+    assert intake.client.get(f"/api/v1/offers/{offer}", headers=staff).json()["contact"] is None
 
 
 def test_an_expired_offer_cannot_be_answered(intake: Intake) -> None:
@@ -83,15 +88,78 @@ def test_only_the_offered_organization_sees_and_answers(intake: Intake) -> None:
     assert declined.status_code == 422 and "reason" in declined.text
 
 
-def test_matchings_word_is_final(intake: Intake) -> None:
-    referral, offer = _offer(intake)
+def _matching_closes(intake: Intake, referral: str, offer: str, outcome: str,
+                     reason: str = "") -> None:
+    """What the projector does with matching's OfferClosed."""
     with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
         handlers.offer_closed(session, OfferClosed(
             offer_id=uuid.UUID(offer), referral_id=uuid.UUID(referral),
             organization_id=intake.members["provider"].organization_id,
-            service_id=uuid.uuid4(), outcome="withdrawn", reason="consent_withdrawn",
+            service_id=uuid.uuid4(), outcome=outcome, reason=reason,  # type: ignore[arg-type]
             closed_at=datetime.now(UTC)))
         session.commit()
+
+
+def _referral_status(intake: Intake, referral: str, status: str) -> None:
+    with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        row = session.get(Referral, uuid.UUID(referral))
+        assert row is not None
+        row.status = status  # what the projector does with matching's status event
+        session.add(row)
+        session.commit()
+
+
+def _responses(intake: Intake) -> list[OutboxMessage]:
+    with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        return list(session.exec(select(OutboxMessage).where(
+            OutboxMessage.topic == topics.REFERRAL_RESPONSES.name)).all())
+
+
+def test_the_person_chooses_among_accepted_places(intake: Intake) -> None:
+    outreach, staff = intake.members["outreach"].headers, intake.members["provider"].headers
+    referral, offer = _offer(intake)
+    path = f"/api/v1/referrals/{referral}/choose"
+    early = intake.client.post(path, json={"offer_id": offer}, headers=outreach)
+    assert early.status_code == 409 and "not accepted" in early.json()["detail"]
+    intake.client.post(f"/api/v1/offers/{offer}/accept", headers=staff)
+    _referral_status(intake, referral, "accepted")
+    before = len(_responses(intake))
+    chosen = intake.client.post(path, json={"offer_id": offer}, headers=outreach)
+    assert chosen.status_code == 204, chosen.text
+    assert len(_responses(intake)) == before + 1
+    assert intake.client.post(path, json={"offer_id": offer},
+                              headers=staff).status_code == 403
+    unknown = intake.client.post(path, json={"offer_id": str(uuid.uuid4())}, headers=outreach)
+    assert unknown.status_code == 404
+    assert intake.client.post(path, json={"offer": offer}, headers=outreach).status_code == 422
+    _matching_closes(intake, referral, offer, "accepted")
+    again = intake.client.post(path, json={"offer_id": offer}, headers=outreach)
+    assert again.status_code == 409 and "not waiting for a choice" in again.json()["detail"]
+
+
+def test_the_person_declines_an_accepted_place(intake: Intake) -> None:
+    outreach, staff = intake.members["outreach"].headers, intake.members["provider"].headers
+    referral, offer = _offer(intake)
+    intake.client.post(f"/api/v1/offers/{offer}/accept", headers=staff)
+    path = f"/api/v1/referrals/{referral}/decline-placement"
+    bad = intake.client.post(path, json={"offer_id": offer, "reason": "bored"},
+                             headers=outreach)
+    assert bad.status_code == 422 and "reason" in bad.text
+    declined = intake.client.post(path, json={"offer_id": offer,
+                                              "reason": "location_not_safe"}, headers=outreach)
+    assert declined.status_code == 204, declined.text
+    seen = intake.client.get(f"/api/v1/offers/{offer}", headers=staff).json()
+    assert (seen["status"], seen["reason"]) == ("withdrawn", "person_declined")
+    twice = intake.client.post(path, json={"offer_id": offer, "reason": "other"},
+                               headers=outreach)
+    assert twice.status_code == 409
+    assert all(b"location_not_safe" not in row.value for row in _responses(intake)), \
+        "the reason travels sealed"
+
+
+def test_matchings_word_is_final(intake: Intake) -> None:
+    referral, offer = _offer(intake)
+    _matching_closes(intake, referral, offer, "withdrawn", "consent_withdrawn")
     answer = intake.client.post(f"/api/v1/offers/{offer}/accept",
                                 headers=intake.members["provider"].headers)
     assert answer.status_code == 409 and "withdrawn" in answer.json()["detail"]

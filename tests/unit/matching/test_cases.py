@@ -79,8 +79,9 @@ def test_redelivered_inputs_change_nothing() -> None:
     sim.submit(referral, person([SHELTER]))
     [offer] = sim.open_offers()
     case = sim.cases[referral]
-    assert case.on_accepted(offer.offer_id, offer.organization_id, NOW, "answer-1")
-    assert case.on_accepted(offer.offer_id, offer.organization_id, NOW, "answer-1") == []
+    assert case.on_accepted(offer.offer_id, offer.organization_id, NOW, sim.policy, "answer-1")
+    assert case.on_accepted(offer.offer_id, offer.organization_id, NOW, sim.policy,
+                            "answer-1") == []
     assert case.on_declined(offer.offer_id, offer.organization_id, "other", NOW, sim.policy,
                             "answer-2") == []  # too late: it was accepted
     assert load_case(dump_case(case)) == case
