@@ -1,40 +1,211 @@
-"""The notifier worker's wiring. For now it follows referral status; channels come with issue 7."""
+"""The notifier worker's wiring: topics in, handlers, channels out, the delivery log beside.
+
+| agent | input | does |
+|---|---|---|
+| on_referral_submitted | referral.submitted | outreach team, need, contact consent |
+| on_consent | consent.changes | contact consent given, revoked (cancels queued), erasure |
+| on_contact_terms | consent.contact_terms | keeps the sealed terms record (address, hours) |
+| on_offers | referral.offers | staff of the offered organization |
+| on_status | referral.status | outreach workers; the survivor when a place is ready |
+| on_retries | notification.retries | the next attempt after a transient failure |
+| timer (1 s) | the log's held messages | survivor messages whose safe hours have come |
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
+import aiohttp
 import faust
 
+from services.notifier import delivery_log
+from services.notifier.channels import (
+    ChannelPort,
+    InboxChannel,
+    Outgoing,
+    SmsGatewayChannel,
+    SmtpChannel,
+    SmtpConfig,
+    WebhookChannel,
+)
+from services.notifier.delivery import Deliverer
+from services.notifier.handlers import Handlers
+from services.notifier.rendering import Renderer
+from services.notifier.subscriptions import Subscriptions
 from shared import topics
+from shared.dead_letters import dead_letter
+from shared.events import (
+    ConsentChanged,
+    ContactTermsSet,
+    Event,
+    InboxMessagePosted,
+    NotificationRetryScheduled,
+    OfferMade,
+    ReferralErased,
+    ReferralStatusChanged,
+    ReferralSubmitted,
+)
+from shared.grant_follower import GrantFollower
 from shared.identity import service_codec
+from shared.protection import needed_grants
 from shared.recipients import NOTIFIER
-from shared.settings import KafkaSettings, RuntimeSettings, WorkerSettings
-from shared.streams import create_faust_app, faust_topic, verified
+from shared.records import Envelope, IncomingRecord, RecordCodec, RejectedRecord
+from shared.settings import KafkaSettings, NotifierSettings, RuntimeSettings, WorkerSettings
+from shared.streams import create_faust_app, faust_topic, publish, verified
 
 SERVICE = "notifier"
 log = logging.getLogger("haven.notifier")
 
 
 def create_app(
-    *, kafka: KafkaSettings, runtime: RuntimeSettings, worker: WorkerSettings
+    *, kafka: KafkaSettings, runtime: RuntimeSettings, worker: WorkerSettings,
+    notifier: NotifierSettings | None = None,
 ) -> faust.App:
-    """Build the app; nothing connects until the worker starts."""
-    app = create_faust_app(SERVICE, kafka=kafka, runtime=runtime,
-                           web_port=worker.web_port)
+    """Build the app; the broker, the channels and the log's connections open when it runs."""
+    settings = notifier or NotifierSettings()
+    app = create_faust_app(SERVICE, kafka=kafka, runtime=runtime, web_port=worker.web_port,
+                           app_id=settings.app_id)
     codec, _, grants = service_codec(NOTIFIER, source=f"/haven/{SERVICE}", runtime=runtime,
                                      kafka=kafka)
-    status = faust_topic(app, topics.REFERRAL_STATUS)
+    (runtime.var_dir / "notifier").mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = delivery_log.open_log(settings.effective_database_url(runtime))
+    subscriptions = Subscriptions.load(settings.effective_subscriptions_file(runtime))
+    session = _LazySession(settings.send_timeout_s)
+
+    async def emit(events: list[Event]) -> None:
+        records = [r for event in events for r in codec.encode_all(event)]
+        await publish(app, *records, confirm=True)
+
+    async def post_inbox(message: Outgoing) -> None:
+        await emit([InboxMessagePosted(
+            notification_id=message.notification_id, referral_id=message.data["referral_id"],
+            organization_id=message.address, title=message.subject, body=message.text,
+            posted_at=delivery_log.now())])
+
+    async def letter(event: NotificationRetryScheduled, reason: str) -> None:
+        *grant_records, record = codec.encode_all(event)
+        await publish(app, *grant_records, confirm=True)
+        copy = dead_letter(IncomingRecord(topic=record.topic, partition=-1, offset=-1,
+                                          key=record.key, value=record.value,
+                                          headers=record.headers),
+                           RejectedRecord("delivery-failed", reason), consumer=SERVICE)
+        await publish(app, copy, confirm=True)
+
+    channels: dict[str, ChannelPort] = {
+        "webhook": WebhookChannel(secrets=subscriptions.secret_for, session=session.get),
+        "email": SmtpChannel(SmtpConfig(
+            host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_sender,
+            username=settings.smtp_username, password=settings.smtp_password.get_secret_value()
+            if settings.smtp_password else None, starttls=settings.smtp_starttls,
+            timeout_s=settings.send_timeout_s)),
+        "sms": SmsGatewayChannel(
+            url=settings.sms_gateway_url, username=settings.sms_gateway_username,
+            token=settings.sms_gateway_token.get_secret_value()
+            if settings.sms_gateway_token else None, session=session.get),
+        "inbox": InboxChannel(post_inbox),
+    }
+    handlers_box: list[Handlers] = []
+    deliverer = Deliverer(engine=engine, channels=channels, renderer=Renderer(),
+                          directory=subscriptions.endpoints, publish=emit,
+                          consent_of=lambda referral: handlers_box[0].consent_of(referral),
+                          dead_letter=letter, retry_delays=settings.retry_delays_s)
+    handlers = Handlers(deliverer=deliverer, open_terms=_terms_opener(codec, grants),
+                        link_base=settings.public_base_url)
+    handlers_box.append(handlers)
+    _wire_agents(app, codec, grants, handlers)
+    return app
+
+
+def _wire_agents(app: faust.App, codec: RecordCodec, grants: GrantFollower,
+                 handlers: Handlers) -> None:
+    def agent(spec: topics.TopicSpec, name: str,
+              handle: Callable[[Envelope], Awaitable[None]]) -> None:
+        async def run(stream: faust.StreamT[bytes]) -> None:
+            async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE,
+                                           grants=grants):
+                await handle(envelope)
+
+        app.agent(faust_topic(app, spec), name=name)(run)
+
+    async def submitted(envelope: Envelope) -> None:
+        if isinstance(envelope.event, ReferralSubmitted):
+            await handlers.referral_submitted(envelope.event)
+
+    async def consent(envelope: Envelope) -> None:
+        if isinstance(envelope.event, ConsentChanged):
+            await handlers.consent_changed(envelope.event)
+        elif isinstance(envelope.event, ReferralErased):
+            await handlers.erased(envelope.event)
+
+    async def terms(envelope: Envelope) -> None:
+        current = faust.current_event()
+        if (isinstance(envelope.event, ContactTermsSet) and current is not None
+                and current.message.value is not None):
+            raw: Any = current.message.headers or []
+            pairs: list[tuple[str, bytes]] = list(raw.items() if isinstance(raw, dict) else raw)
+            headers = [(str(name), bytes(value)) for name, value in pairs]
+            await handlers.terms_set(envelope.event, current.message.value, headers)
+
+    async def offers(envelope: Envelope) -> None:
+        if isinstance(envelope.event, OfferMade):
+            await handlers.offer_made(envelope.event, envelope.attributes.id)
+
+    async def status(envelope: Envelope) -> None:
+        if isinstance(envelope.event, ReferralStatusChanged):
+            await handlers.status_changed(envelope.event, envelope.attributes.id)
+
+    async def retries(envelope: Envelope) -> None:
+        if isinstance(envelope.event, NotificationRetryScheduled):
+            await handlers.retry_due(envelope.event)
+
+    agent(topics.REFERRAL_SUBMITTED, "on_referral_submitted", submitted)
+    agent(topics.CONSENT_CHANGES, "on_consent", consent)
+    agent(topics.CONTACT_TERMS, "on_contact_terms", terms)
+    agent(topics.REFERRAL_OFFERS, "on_offers", offers)
+    agent(topics.REFERRAL_STATUS, "on_status", status)
+    agent(topics.NOTIFICATION_RETRIES, "on_retries", retries)
 
     @app.task  # type: ignore[untyped-decorator]  # faust ships this one untyped
     async def follow_grants() -> None:
         grants.start()
 
-    @app.agent(status, name="on_referral_status")
-    async def on_referral_status(stream: faust.StreamT[bytes]) -> None:
-        async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE,
-                                       grants=grants):
-            log.info("status observed", extra={"event_type": envelope.attributes.type,
-                                               "event_id": envelope.attributes.id})
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+    async def release_held() -> None:
+        await handlers.release_held()
 
-    return app
+
+def _terms_opener(codec: RecordCodec, grants: GrantFollower
+                  ) -> Callable[[bytes, Sequence[tuple[str, bytes]]],
+                                Awaitable[ContactTermsSet | None]]:
+    """Open a stored terms record: verify the signature again, then the sealed view."""
+
+    async def open_terms(value: bytes, headers: Sequence[tuple[str, bytes]]
+                         ) -> ContactTermsSet | None:
+        referral, needed = needed_grants(value, headers, grants.owner)
+        if needed:
+            await grants.await_for(referral, needed)
+        try:
+            event = codec.decode(IncomingRecord(
+                topic=topics.CONTACT_TERMS.name, partition=-1, offset=-1,
+                key=referral.encode(), value=value, headers=headers)).event
+        except RejectedRecord as rejection:
+            log.warning("contact terms unreadable", extra={"reason": rejection.reason})
+            return None
+        return event if isinstance(event, ContactTermsSet) else None
+
+    return open_terms
+
+
+class _LazySession:
+    """One aiohttp session per worker, made inside the running event loop on first use."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    def get(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session

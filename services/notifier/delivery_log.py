@@ -1,0 +1,186 @@
+"""The delivery log: the record that makes a notification's effect happen once.
+
+A notification is *claimed* (committed) before it is sent and marked *sent* after.
+Seeing `sent` again is a no-op; seeing `claimed` again means a worker died in the
+middle of sending, so the outcome is unknown (`in_doubt`, see handlers.py). Claims
+are conditional updates, so two workers sharing a PostgreSQL log never both send.
+
+It also keeps what the notifier must remember between events: a referral's
+outreach organization and de-identified need, and a survivor's contact consent.
+The survivor's terms stay in their sealed record (bytes as published, opened only
+when needed); this database never holds an address in the clear.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select, update
+
+TABLES = ("notifier_delivery", "notifier_referral", "notifier_contact")
+FINAL = frozenset({"sent", "cancelled", "failed", "in_doubt"})
+
+
+class Delivery(SQLModel, table=True):
+    """One notification: its state, attempts and, while it waits, the plan to send it."""
+
+    __tablename__ = "notifier_delivery"
+
+    notification_id: str = Field(primary_key=True, max_length=128)
+    referral_id: str = Field(index=True, max_length=64)
+    audience: str = Field(max_length=16)
+    channel: str = Field(max_length=16)
+    state: str = Field(index=True, max_length=16)  # held|claimed|retrying|sent|cancelled|...
+    attempts: int = 0
+    due_at: datetime | None = Field(default=None, index=True)
+    plan: str = ""  # the PlannedNotification as JSON, while held or retrying
+    announced: bool = False  # the outcome event was published
+    updated_at: datetime
+
+
+class ReferralRow(SQLModel, table=True):
+    __tablename__ = "notifier_referral"
+
+    referral_id: str = Field(primary_key=True, max_length=64)
+    outreach_organization_id: str = Field(max_length=64)
+    urgency: str = Field(max_length=32)
+    needs: str = Field(max_length=400)
+
+
+class ContactRow(SQLModel, table=True):
+    """The contact-survivor decision (no personal data) and the sealed terms record."""
+
+    __tablename__ = "notifier_contact"
+
+    referral_id: str = Field(primary_key=True, max_length=64)
+    granted: bool = False
+    expires_at: datetime | None = None
+    terms_value: bytes | None = None
+    terms_headers: str = "[]"  # JSON [[name, hex value], ...]: what verification needs
+    changed_at: datetime
+
+
+def open_log(url: str) -> Engine:
+    """Engine for the log; SQLite waits for a lock rather than failing, and syncs each commit."""
+    engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+    if url.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables[name] for name in TABLES])
+    return engine
+
+
+def _sqlite_pragmas(connection: Any, _: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # a claim must survive a crash
+    cursor.close()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def claim(engine: Engine, *, notification_id: str, referral_id: str, audience: str,
+          channel: str, resend_claimed: bool = False) -> str:
+    """Take the right to send: "ours" if it is ours now, else the state we found."""
+    with Session(engine) as session:
+        found = session.get(Delivery, notification_id)
+        if found is None:
+            session.add(Delivery(notification_id=notification_id, referral_id=referral_id,
+                                 audience=audience, channel=channel, state="claimed",
+                                 attempts=1, updated_at=now()))
+            try:
+                session.commit()
+                return "ours"
+            except Exception:  # another worker inserted it first
+                session.rollback()
+                found = session.get(Delivery, notification_id)
+                return found.state if found is not None else "claimed-elsewhere"
+        if found.state not in ("held", "retrying", *(("claimed",) if resend_claimed else ())):
+            return found.state
+        taken = session.execute(
+            update(Delivery).where(col(Delivery.notification_id) == notification_id,
+                                   col(Delivery.state) == found.state)
+            .values(state="claimed", attempts=Delivery.attempts + 1, updated_at=now()))
+        session.commit()
+        return "ours" if taken.rowcount == 1 else "claimed-elsewhere"  # type: ignore[attr-defined]
+
+
+def settle(engine: Engine, notification_id: str, state: str, *, due_at: datetime | None = None,
+           plan: str = "", referral_id: str = "", audience: str = "", channel: str = "") -> None:
+    """Record a new state (sent, held, retrying, cancelled, failed, in_doubt)."""
+    with Session(engine) as session:
+        row = session.get(Delivery, notification_id)
+        if row is None:
+            row = Delivery(notification_id=notification_id, referral_id=referral_id,
+                           audience=audience, channel=channel, state=state, updated_at=now())
+        row.state, row.due_at, row.updated_at, row.announced = state, due_at, now(), False
+        row.plan = plan if state in ("held", "retrying") else ""
+        session.add(row)
+        session.commit()
+
+
+def get(engine: Engine, notification_id: str) -> Delivery | None:
+    with Session(engine) as session:
+        return session.get(Delivery, notification_id)
+
+
+def mark_announced(engine: Engine, notification_id: str) -> None:
+    with Session(engine) as session:
+        session.execute(update(Delivery).where(col(Delivery.notification_id) == notification_id)
+                        .values(announced=True))
+        session.commit()
+
+
+def due(engine: Engine, at: datetime, limit: int = 200) -> list[Delivery]:
+    """Held notifications whose time has come."""
+    with Session(engine) as session:
+        return list(session.exec(select(Delivery).where(
+            col(Delivery.state) == "held", col(Delivery.due_at) <= at).limit(limit)))
+
+
+def cancel_survivor(engine: Engine, referral_id: str) -> list[str]:
+    """Cancel every survivor notification of the referral that has not gone out yet."""
+    with Session(engine) as session:
+        rows = list(session.exec(select(Delivery).where(
+            col(Delivery.referral_id) == referral_id, col(Delivery.audience) == "survivor",
+            col(Delivery.state).in_(("held", "retrying")))))
+        for row in rows:
+            row.state, row.plan, row.updated_at, row.announced = "cancelled", "", now(), False
+            session.add(row)
+        session.commit()
+        return [row.notification_id for row in rows]
+
+
+def remember_referral(engine: Engine, row: ReferralRow) -> None:
+    with Session(engine) as session:
+        session.merge(row)
+        session.commit()
+
+
+def referral(engine: Engine, referral_id: str) -> ReferralRow | None:
+    with Session(engine) as session:
+        return session.get(ReferralRow, referral_id)
+
+
+def contact(engine: Engine, referral_id: str) -> ContactRow | None:
+    with Session(engine) as session:
+        return session.get(ContactRow, referral_id)
+
+
+def save_contact(engine: Engine, row: ContactRow) -> None:
+    with Session(engine) as session:
+        session.merge(row)
+        session.commit()
+
+
+def forget_referral(engine: Engine, referral_id: str) -> None:
+    """Erasure: drop the referral's facts and sealed terms (the delivery rows hold only ids)."""
+    with Session(engine) as session:
+        for model in (ReferralRow, ContactRow):
+            found = session.get(model, referral_id)
+            if found is not None:
+                session.delete(found)
+        session.commit()

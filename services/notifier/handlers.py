@@ -1,0 +1,171 @@
+"""The notifier's use cases, one per kind of input event; agents only decode and call these.
+
+Facts and consent are remembered in the delivery log's database; offers and
+status changes are turned into plans (policy.py) and handed to the Deliverer.
+A revocation, an expiry or an erasure cancels every survivor message that has
+not gone out, at once; the gate in front of every send catches the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from services.notifier import delivery_log as log
+from services.notifier.delivery import Deliverer
+from services.notifier.model import ContactHours, ReferralFacts, SurvivorConsent, SurvivorTerms
+from services.notifier.policy import OfferFacts, plan_offer, plan_status
+from shared.events import (
+    ConsentChanged,
+    ContactTermsSet,
+    NotificationDelivered,
+    NotificationRetryScheduled,
+    OfferMade,
+    PlannedNotification,
+    ReferralErased,
+    ReferralStatusChanged,
+    ReferralSubmitted,
+)
+from shared.events.vocabulary import ConsentScope
+
+OpenTerms = Callable[[bytes, Sequence[tuple[str, bytes]]], Awaitable[ContactTermsSet | None]]
+MAX_RETRY_WAIT_S = 300.0
+
+
+@dataclass
+class Handlers:
+    """Entry points for the agents and the timer."""
+
+    deliverer: Deliverer
+    open_terms: OpenTerms
+    link_base: str
+
+    @property
+    def engine(self) -> Any:
+        return self.deliverer.engine
+
+    async def consent_of(self, referral_id: str) -> tuple[SurvivorConsent, str | None]:
+        """Today's contact consent and the address, opened from the sealed terms just now."""
+        row = log.contact(self.engine, referral_id)
+        if row is None:
+            return SurvivorConsent(), None
+        consent = SurvivorConsent(granted=row.granted, expires_at=_aware(row.expires_at))
+        if row.terms_value is None:
+            return consent, None
+        headers = [(name, bytes.fromhex(value)) for name, value in json.loads(row.terms_headers)]
+        terms = await self.open_terms(row.terms_value, headers)
+        if terms is None:
+            return SurvivorConsent(), None  # unreadable (erased): as good as no consent
+        return consent.with_terms(_terms(terms)), terms.address
+
+    async def referral_submitted(self, event: ReferralSubmitted) -> None:
+        referral = str(event.referral_id)
+        log.remember_referral(self.engine, log.ReferralRow(
+            referral_id=referral, outreach_organization_id=str(event.outreach_organization_id),
+            urgency=event.profile.urgency.value,
+            needs=",".join(need.value for need in event.profile.needs)))
+        for grant in event.consents:
+            if grant.scope is ConsentScope.CONTACT_SURVIVOR:
+                await self._decide(referral, grant.granted, grant.expires_at, event.submitted_at)
+
+    async def consent_changed(self, event: ConsentChanged) -> None:
+        if event.grant.scope is ConsentScope.CONTACT_SURVIVOR:
+            await self._decide(str(event.referral_id), event.grant.granted,
+                               event.grant.expires_at, event.changed_at)
+
+    async def terms_set(self, event: ContactTermsSet, value: bytes,
+                        headers: Sequence[tuple[str, bytes]]) -> None:
+        """Keep the sealed record itself: the address is opened only when a message goes."""
+        referral = str(event.referral_id)
+        row = log.contact(self.engine, referral) or log.ContactRow(
+            referral_id=referral, changed_at=event.set_at)
+        row.terms_value = value
+        row.terms_headers = json.dumps([[name, bytes(raw).hex()] for name, raw in headers])
+        log.save_contact(self.engine, row)
+
+    async def erased(self, event: ReferralErased) -> None:
+        referral = str(event.referral_id)
+        await self._cancel_survivor(referral)
+        log.forget_referral(self.engine, referral)
+
+    async def offer_made(self, event: OfferMade, cause_id: str) -> None:
+        facts = log.referral(self.engine, str(event.referral_id))
+        plans = plan_offer(cause_id=cause_id, offer=OfferFacts(
+            str(event.offer_id), str(event.referral_id), str(event.organization_id),
+            event.expires_at), facts=_facts(facts), directory=self.deliverer.directory,
+            link_base=self.link_base, now=self.deliverer.clock())
+        await self._deliver_all(plans)
+
+    async def status_changed(self, event: ReferralStatusChanged, cause_id: str) -> None:
+        referral = str(event.referral_id)
+        consent, _ = await self.consent_of(referral)
+        plans = plan_status(cause_id=cause_id, referral_id=referral, status=event.status.value,
+                            reason=event.reason, facts=_facts(log.referral(self.engine, referral)),
+                            consent=consent, directory=self.deliverer.directory,
+                            now=self.deliverer.clock())
+        await self._deliver_all(plans)
+
+    async def retry_due(self, event: NotificationRetryScheduled) -> None:
+        """Wait out the backoff (bounded), then try again; the log makes a repeat a no-op."""
+        wait = (event.due_at - self.deliverer.clock()).total_seconds()
+        await asyncio.sleep(min(max(wait, 0.0), MAX_RETRY_WAIT_S))
+        await self.deliverer.deliver(event.notification)
+
+    async def release_held(self) -> int:
+        """Held messages whose safe hours have come; the gate decides again for each."""
+        rows = log.due(self.engine, self.deliverer.clock())
+        for row in rows:
+            await self.deliverer.deliver(PlannedNotification.model_validate_json(row.plan))
+        return len(rows)
+
+    async def _deliver_all(self, plans: list[PlannedNotification]) -> None:
+        await asyncio.gather(*(self.deliverer.deliver(plan) for plan in plans))
+
+    async def _decide(self, referral: str, granted: bool, expires_at: datetime | None,
+                      at: datetime) -> None:
+        row = log.contact(self.engine, referral)
+        if row is not None and (_aware(row.changed_at) or at) > at:
+            return  # an older decision arriving late changes nothing
+        row = row or log.ContactRow(referral_id=referral, changed_at=at)
+        row.granted, row.expires_at, row.changed_at = granted, expires_at, at
+        if not granted:
+            row.terms_value, row.terms_headers = None, "[]"
+        log.save_contact(self.engine, row)
+        if not granted:
+            await self._cancel_survivor(referral)
+
+    async def _cancel_survivor(self, referral: str) -> None:
+        for notification_id in log.cancel_survivor(self.engine, referral):
+            row = log.get(self.engine, notification_id)
+            await self.deliverer.publish([NotificationDelivered(
+                notification_id=notification_id, referral_id=referral,
+                channel=row.channel if row else "sms",
+                outcome="cancelled", at=self.deliverer.clock())])
+            log.mark_announced(self.engine, notification_id)
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; they were stored in UTC."""
+    if at is None or at.tzinfo is not None:
+        return at
+    return at.replace(tzinfo=UTC)
+
+
+def _facts(row: log.ReferralRow | None) -> ReferralFacts | None:
+    if row is None:
+        return None
+    return ReferralFacts(row.referral_id, row.outreach_organization_id, row.urgency,
+                         tuple(n for n in row.needs.split(",") if n))
+
+
+def _terms(event: ContactTermsSet) -> SurvivorTerms:
+    return SurvivorTerms(
+        channel=event.channel, hours=ContactHours(event.hours_start, event.hours_end,
+                                                  event.timezone),
+        language=event.language, voicemail_safe=event.voicemail_safe,
+        may_name_organization=event.may_name_organization, cover_story=event.cover_story,
+        expires_at=event.expires_at)

@@ -1,0 +1,143 @@
+"""Stand-ins for the world outside the notifier: a real SMTP server, an HTTP receiver.
+
+Both record every request they get, raw, so a test can count duplicates. The
+HTTP receiver plays both a partner's webhook endpoint (it verifies signatures
+and refuses replays with the documented method) and an SMS gateway; it can be
+told to answer the next requests with a failure status.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from services.notifier.webhook_signature import SeenIds, WebhookRejected, verify
+from tests.support.processes import free_port
+
+
+@dataclass
+class Mail:
+    message_id: str
+    to: str
+    subject: str
+    text: str
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.mails: list[Mail] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        parsed: Message = message_from_bytes(envelope.content)
+        body = parsed.get_payload(decode=True)
+        text = body.decode() if isinstance(body, bytes) else str(parsed.get_payload())
+        with self.lock:
+            self.mails.append(Mail(str(parsed["Message-ID"]).strip("<>").split("@")[0],
+                                   ",".join(envelope.rcpt_tos), str(parsed["Subject"]), text))
+        return "250 Message accepted for delivery"
+
+
+class SmtpStandIn:
+    """aiosmtpd on a free local port, recording every accepted message."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._recorder = _Recorder()
+        self._controller = Controller(self._recorder, hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> SmtpStandIn:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._controller.stop()
+
+    @property
+    def mails(self) -> list[Mail]:
+        with self._recorder.lock:
+            return list(self._recorder.mails)
+
+    def counts(self) -> Counter[str]:
+        return Counter(mail.message_id for mail in self.mails)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    verdict: str  # "accepted", or why the receiver refused it
+
+    def json(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.body)
+        return parsed
+
+
+@dataclass
+class HttpStandIn:
+    """A local HTTP server: `/hook/<name>` verifies webhooks, `/sms` plays the gateway."""
+
+    secrets: dict[str, bytes] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    received: list[Received] = field(default_factory=list)
+    fail_next: list[int] = field(default_factory=list)  # statuses to answer, in order
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen = SeenIds(time.time)
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status = stand_in._take(self.path, dict(self.headers.items()), body)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self) -> HttpStandIn:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _take(self, path: str, headers: dict[str, str], body: bytes) -> int:
+        with self._lock:
+            if self.fail_next:
+                status = self.fail_next.pop(0)
+                self.received.append(Received(path, headers, body, f"answered-{status}"))
+                return status
+            verdict = "accepted"
+            secret = self.secrets.get(path)
+            if secret is not None:
+                try:
+                    verify(secret, headers, body, now=time.time(), seen=self._seen)
+                except WebhookRejected as rejection:
+                    verdict = rejection.reason
+            self.received.append(Received(path, headers, body, verdict))
+            return 200 if verdict in ("accepted", "replayed") else 401
+
+    def requests(self, path: str) -> list[Received]:
+        with self._lock:
+            return [r for r in self.received if r.path == path]

@@ -1,0 +1,231 @@
+"""Exactly-once effect with the real delivery log (SQLite) and channel fakes behind the port."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+
+from services.notifier import delivery_log as log
+from services.notifier.channels import Outgoing, Permanent, Transient
+from services.notifier.delivery import Deliverer
+from services.notifier.handlers import Handlers
+from services.notifier.model import Channel, Endpoints, notification_id
+from services.notifier.rendering import Renderer
+from shared.events import (
+    ConsentChanged,
+    ConsentGrant,
+    ContactTermsSet,
+    Event,
+    MatchingProfile,
+    NotificationAlertRaised,
+    NotificationDelivered,
+    NotificationRetryScheduled,
+    ReferralStatusChanged,
+    ReferralSubmitted,
+)
+from shared.events.vocabulary import ConsentScope, ReferralStatus, ServiceType, Urgency
+
+
+def sync(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Run an async test body in a fresh event loop (the suite has no asyncio plugin)."""
+
+    @functools.wraps(test)
+    def run(*args: object, **kwargs: object) -> None:
+        asyncio.run(test(*args, **kwargs))  # type: ignore[arg-type]
+
+    return run
+
+
+OUTREACH = "11111111-0000-0000-0000-000000000001"
+THREE_AM = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # 03:00 in Amsterdam
+
+
+@dataclass
+class FakeChannel:
+    """Stands in for a provider behind the real port; fails as told, records what it took."""
+
+    name: Channel
+    failures: list[Exception] = field(default_factory=list)
+    sent: list[Outgoing] = field(default_factory=list)
+
+    async def send(self, message: Outgoing) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(message)
+
+
+@dataclass
+class World:
+    handlers: Handlers
+    channels: dict[str, FakeChannel]
+    events: list[Event]
+    letters: list[tuple[NotificationRetryScheduled, str]]
+    clock: list[datetime]
+    terms: dict[str, ContactTermsSet]
+
+    def of(self, kind: type[Event]) -> list[Event]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    engine = log.open_log(f"sqlite:///{tmp_path / 'log.sqlite3'}")
+    channels = {name: FakeChannel(name) for name in ("webhook", "email", "sms", "inbox")}
+    events: list[Event] = []
+    letters: list[tuple[NotificationRetryScheduled, str]] = []
+    clock = [datetime(2026, 11, 25, 12, 0, tzinfo=UTC)]
+    terms: dict[str, ContactTermsSet] = {}
+
+    async def publish(batch: list[Event]) -> None:
+        events.extend(batch)
+
+    async def letter(event: NotificationRetryScheduled, reason: str) -> None:
+        letters.append((event, reason))
+
+    async def open_terms(value: bytes, headers: Sequence[tuple[str, bytes]]
+                         ) -> ContactTermsSet | None:
+        return terms.get(value.decode())
+
+    directory = {OUTREACH: Endpoints(OUTREACH, "Outreach team", email="team@example.invalid")}
+    box: list[Handlers] = []
+    deliverer = Deliverer(engine=engine, channels=channels, renderer=Renderer(),
+                          directory=directory, publish=publish,
+                          consent_of=lambda r: box[0].consent_of(r), dead_letter=letter,
+                          retry_delays=[2.0, 10.0], clock=lambda: clock[0])
+    handlers = Handlers(deliverer=deliverer, open_terms=open_terms, link_base="https://h.example")
+    box.append(handlers)
+    return World(handlers, channels, events, letters, clock, terms)
+
+
+async def submit(world: World, *, contact: bool = True) -> str:
+    referral = uuid.uuid4()
+    await world.handlers.referral_submitted(ReferralSubmitted(
+        referral_id=referral, outreach_organization_id=uuid.UUID(OUTREACH),
+        submitted_at=world.clock[0] - timedelta(minutes=5), profile=MatchingProfile(
+            needs=[ServiceType.EMERGENCY_SHELTER], urgency=Urgency.TONIGHT, age_min=30,
+            age_max=30, region="utrecht"),
+        consents=[ConsentGrant(scope=ConsentScope.CONTACT_SURVIVOR, granted=contact)]))
+    if contact:
+        event = ContactTermsSet(referral_id=referral, channel="sms", address="+00 000000001",
+                                hours_start=time(9), hours_end=time(20),
+                                timezone="Europe/Amsterdam", language="en",
+                                set_at=world.clock[0] - timedelta(minutes=5))
+        world.terms[str(referral)] = event
+        await world.handlers.terms_set(event, str(referral).encode(), [])
+    return str(referral)
+
+
+async def placed(world: World, referral: str, cause: str = "status-1") -> None:
+    await world.handlers.status_changed(ReferralStatusChanged(
+        referral_id=uuid.UUID(referral), status=ReferralStatus.PLACED,
+        reason="provider_accepted", changed_at=world.clock[0]), cause)
+
+
+@sync
+async def test_each_message_goes_once_however_often_its_cause_comes(world: World) -> None:
+    referral = await submit(world)
+    for _ in range(3):
+        await placed(world, referral)
+    assert len(world.channels["email"].sent) == 1 and len(world.channels["inbox"].sent) == 1
+    [sms] = world.channels["sms"].sent
+    assert sms.address == "+00 000000001" and "update" in sms.text
+    delivered = [e for e in world.of(NotificationDelivered)
+                 if isinstance(e, NotificationDelivered) and e.outcome == "delivered"]
+    assert len(delivered) == 3
+
+
+@sync
+async def test_a_message_due_at_three_am_waits_for_the_morning_then_goes_once(
+        world: World) -> None:
+    world.clock[0] = THREE_AM
+    referral = await submit(world)
+    await placed(world, referral)
+    assert world.channels["sms"].sent == [] and len(world.channels["email"].sent) == 1
+    world.clock[0] = THREE_AM + timedelta(hours=5, minutes=59)
+    assert await world.handlers.release_held() == 0
+    world.clock[0] = THREE_AM + timedelta(hours=6)
+    assert await world.handlers.release_held() == 1
+    await world.handlers.release_held()
+    assert len(world.channels["sms"].sent) == 1
+
+
+@sync
+async def test_revocation_cancels_what_is_held(world: World) -> None:
+    world.clock[0] = THREE_AM
+    referral = await submit(world)
+    await placed(world, referral)
+    await world.handlers.consent_changed(ConsentChanged(
+        referral_id=uuid.UUID(referral), changed_at=THREE_AM + timedelta(minutes=1),
+        grant=ConsentGrant(scope=ConsentScope.CONTACT_SURVIVOR, granted=False)))
+    world.clock[0] = THREE_AM + timedelta(hours=7)
+    await world.handlers.release_held()
+    await placed(world, referral, cause="status-2")
+    assert world.channels["sms"].sent == []
+    assert any(isinstance(e, NotificationDelivered) and e.outcome == "cancelled"
+               for e in world.events)
+
+
+@sync
+async def test_nothing_to_the_survivor_without_contact_consent(world: World) -> None:
+    referral = await submit(world, contact=False)
+    await placed(world, referral)
+    assert world.channels["sms"].sent == [] and len(world.channels["email"].sent) == 1
+
+
+@sync
+async def test_a_crash_after_the_claim_resends_staff_mail_but_never_a_survivor_sms(
+        world: World) -> None:
+    referral = await submit(world)
+    engine = world.handlers.engine
+    # What a worker killed in the middle of sending leaves behind: claims without outcome.
+    for recipient, channel, audience in ((f"org:{OUTREACH}", "email", "outreach"),
+                                         (f"survivor:{referral}", "sms", "survivor")):
+        log.claim(engine, notification_id=notification_id("status-1", recipient, channel),
+                  referral_id=referral, audience=audience, channel=channel)
+    await placed(world, referral)
+    assert len(world.channels["email"].sent) == 1  # same Message-ID: receivers drop a repeat
+    assert world.channels["sms"].sent == []
+    [alert] = world.of(NotificationAlertRaised)
+    assert isinstance(alert, NotificationAlertRaised) and alert.reason == "in_doubt"
+    assert [reason for _, reason in world.letters] == ["in_doubt"]
+
+
+@sync
+async def test_transient_failures_retry_with_backoff_then_succeed(world: World) -> None:
+    world.channels["email"].failures = [Transient("http-503")]
+    referral = await submit(world, contact=False)
+    await placed(world, referral)
+    [retry] = world.of(NotificationRetryScheduled)
+    assert isinstance(retry, NotificationRetryScheduled)
+    assert retry.due_at == world.clock[0] + timedelta(seconds=2) and retry.attempt == 1
+    world.clock[0] = retry.due_at
+    await world.handlers.retry_due(retry)
+    await world.handlers.retry_due(retry)  # the retry record delivered twice: still one mail
+    assert len(world.channels["email"].sent) == 1
+
+
+@sync
+async def test_exhausted_retries_and_permanent_failures_go_to_dead_letters_with_an_alert(
+        world: World) -> None:
+    world.channels["email"].failures = [Transient("smtp-connection")] * 3
+    world.channels["inbox"].failures = [Permanent("http-400")]
+    referral = await submit(world, contact=False)
+    await placed(world, referral)
+    for _ in range(2):
+        [*_, retry] = world.of(NotificationRetryScheduled)
+        assert isinstance(retry, NotificationRetryScheduled)
+        world.clock[0] = retry.due_at
+        await world.handlers.retry_due(retry)
+    assert world.channels["email"].sent == [] and world.channels["inbox"].sent == []
+    assert sorted(reason for _, reason in world.letters) == ["http-400", "smtp-connection"]
+    alerts = world.of(NotificationAlertRaised)
+    assert sorted(a.reason for a in alerts if isinstance(a, NotificationAlertRaised)) == [
+        "http_400", "smtp_connection"]
+    assert len(world.of(NotificationRetryScheduled)) == 2  # delays [2, 10]: two retries
