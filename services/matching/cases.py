@@ -79,9 +79,9 @@ class Case:
                    accepts_waitlist=accepts_waitlist, reason="received_by_matching",
                    parallel=policy.mode == "parallel", status_since=now)
         by_need: dict[ServiceType, list[dict[str, Any]]] = {need: [] for need in needs}
-        for ranked in ranking.offers:
+        for ranked in ranking.offers:  # best first; no need is ever tried past its cap
             need = ServiceType(ranked.service_type)
-            if need in by_need:
+            if need in by_need and len(by_need[need]) < policy.max_attempts_per_need:
                 by_need[need].append({
                     "service_id": str(ranked.service_id),
                     "organization_id": str(ranked.organization_id),

@@ -48,7 +48,14 @@ class Ranked:
     service_type: ServiceType
     score: float
     waitlist: bool
-    explanation: tuple[str, ...] = field(default_factory=tuple)
+    parts: tuple[tuple[str, float], ...] = field(default_factory=tuple)
+
+    @property
+    def explanation(self) -> tuple[str, ...]:
+        """Why this service, in words; formatted on demand, since most candidates of a large
+        network are ranked but never offered."""
+        return ("met every eligibility rule",
+                *(f"{name}: +{value:.2f}" for name, value in self.parts))
 
 
 class Rejected(NamedTuple):
@@ -199,8 +206,6 @@ def _scored(profile: MatchingProfile, candidate: Candidate, *, now: datetime,
     if origin is not None and profile.max_distance_km:
         km = distance_km(origin, (service.latitude, service.longitude))
         parts["distance"] = WEIGHTS["distance"] * max(0.0, 1 - km / profile.max_distance_km)
-    explanation = ("met every eligibility rule",
-                   *(f"{name}: +{value:.2f}" for name, value in sorted(parts.items())))
     return Ranked(service.service_id, service.organization_id, service.service_type,
-                  round(sum(parts.values()), 4),
-                  waitlist=candidate.open_places == 0, explanation=explanation)
+                  round(sum(parts.values()), 4), waitlist=candidate.open_places == 0,
+                  parts=tuple(sorted(parts.items())))
