@@ -8,6 +8,7 @@ told to answer the next requests with a failure status.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -33,9 +34,10 @@ class Mail:
 
 
 class _Recorder:
-    def __init__(self) -> None:
+    def __init__(self, delay_s: float) -> None:
         self.mails: list[Mail] = []
         self.lock = threading.Lock()
+        self.delay_s = delay_s
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         parsed: Message = message_from_bytes(envelope.content)
@@ -44,15 +46,16 @@ class _Recorder:
         with self.lock:
             self.mails.append(Mail(str(parsed["Message-ID"]).strip("<>").split("@")[0],
                                    ",".join(envelope.rcpt_tos), str(parsed["Subject"]), text))
+        await asyncio.sleep(self.delay_s)  # a slow server: the sender waits for the 250
         return "250 Message accepted for delivery"
 
 
 class SmtpStandIn:
     """aiosmtpd on a free local port, recording every accepted message."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay_s: float = 0.0) -> None:
         self.port = free_port()
-        self._recorder = _Recorder()
+        self._recorder = _Recorder(delay_s)
         self._controller = Controller(self._recorder, hostname="127.0.0.1", port=self.port)
 
     def __enter__(self) -> SmtpStandIn:
@@ -91,6 +94,7 @@ class HttpStandIn:
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # statuses to answer, in order
+    delay_s: float = 0.0  # recorded at once, answered after this: a kill can fall in between
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -101,6 +105,7 @@ class HttpStandIn:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 status = stand_in._take(self.path, dict(self.headers.items()), body)
+                time.sleep(stand_in.delay_s)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -1,0 +1,196 @@
+"""A notifier worker as a real process on the real broker, and the world around it.
+
+The test plays intake (submissions, consent, contact terms; sealed with an intake
+identity) and matching (offers and statuses; sealed with a matching identity) in
+one var dir that the worker shares for public keys. Partners are the stand-ins:
+a real SMTP server and an HTTP receiver that verifies webhooks and plays the SMS
+gateway. The worker gets a consumer group of its own that starts at today's end
+offsets, so other tests' history on the shared broker is never replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from services.notifier.model import notification_id, survivor_recipient
+from shared import topics
+from shared.events import (
+    ConsentChanged,
+    ConsentGrant,
+    ContactTermsSet,
+    Event,
+    MatchingProfile,
+    OfferMade,
+    ReferralStatusChanged,
+    ReferralSubmitted,
+)
+from shared.events.vocabulary import ConsentScope, ReferralStatus, ServiceType, Urgency
+from shared.identity import service_codec
+from shared.kafka import EventPublisher, create_producer
+from shared.recipients import INTAKE, MATCHING
+from shared.settings import KafkaSettings, RuntimeSettings
+from tests.support.notifier_standins import HttpStandIn, SmtpStandIn
+from tests.support.processes import ServiceProcess
+
+CONSUMED = (topics.REFERRAL_SUBMITTED, topics.CONSENT_CHANGES, topics.CONTACT_TERMS,
+            topics.REFERRAL_OFFERS, topics.REFERRAL_STATUS, topics.NOTIFICATION_RETRIES)
+SECRET = "whsec-test-only-not-a-real-secret"
+
+
+@dataclass
+class Expected:
+    """The notifications one referral must cause, by channel and id."""
+
+    referral_id: str
+    webhook: list[str] = field(default_factory=list)
+    email: list[str] = field(default_factory=list)
+    sms: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NotifierRun:
+    var_dir: Path
+    kafka: KafkaSettings
+    smtp: SmtpStandIn
+    http: HttpStandIn
+    retry_delays: str = "[0.5, 1.0, 2.0]"
+    app_id: str = field(default_factory=lambda: f"test-notifier-{uuid.uuid4().hex[:8]}")
+    outreach: str = field(default_factory=lambda: str(uuid.uuid4()))
+    provider: str = field(default_factory=lambda: str(uuid.uuid4()))
+    worker: ServiceProcess | None = None
+    starts: int = 0
+
+    def __post_init__(self) -> None:
+        runtime = RuntimeSettings(var_dir=self.var_dir)
+        self.intake, _, _ = service_codec(INTAKE, source="/test/intake", runtime=runtime,
+                                          kafka=self.kafka, reuse_grants=False)
+        self.matching, _, _ = service_codec(MATCHING, source="/test/matching",
+                                            runtime=runtime, kafka=self.kafka)
+        self.publisher = EventPublisher(create_producer(self.kafka, client_id="test-notifier"),
+                                        self.intake)
+        self._subscribe()
+        self._start_group_now()
+
+    def _subscribe(self) -> None:
+        self.http.secrets = {"/hook/outreach": SECRET.encode(), "/hook/provider": SECRET.encode()}
+        folder = self.var_dir / "notifier"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "subscriptions.json").write_text(json.dumps({"organizations": [
+            {"organization_id": self.outreach, "name": "Test outreach team",
+             "email": "outreach@example.invalid", "webhook_url": self.http.url("/hook/outreach"),
+             "webhook_secret": SECRET, "inbox": False},
+            {"organization_id": self.provider, "name": "Test shelter", "language": "nl",
+             "email": "staff@example.invalid", "webhook_url": self.http.url("/hook/provider"),
+             "webhook_secret": SECRET, "inbox": True}]}))
+
+    def _start_group_now(self) -> None:
+        consumer = KafkaConsumer(bootstrap_servers=self.kafka.bootstrap_servers,
+                                 group_id=self.app_id, enable_auto_commit=False)
+        try:
+            partitions = [TopicPartition(spec.name, p) for spec in CONSUMED
+                          for p in consumer.partitions_for_topic(spec.name) or []]
+            ends = consumer.end_offsets(partitions)
+            consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
+        finally:
+            consumer.close()
+
+    # --- the worker ----------------------------------------------------------------------
+
+    def start(self) -> ServiceProcess:
+        self.starts += 1
+        self.worker = ServiceProcess("services.notifier",
+                                     log_file=self.var_dir / f"notifier-{self.starts}.log",
+                                     env={"HAVEN_VAR_DIR": str(self.var_dir),
+                                          "HAVEN_KAFKA_BOOTSTRAP_SERVERS":
+                                              self.kafka.bootstrap_servers,
+                                          "HAVEN_NOTIFIER_APP_ID": self.app_id,
+                                          "HAVEN_NOTIFIER_SMTP_PORT": str(self.smtp.port),
+                                          "HAVEN_NOTIFIER_SMS_GATEWAY_URL": self.http.url("/sms"),
+                                          "HAVEN_NOTIFIER_SMS_GATEWAY_TOKEN": "test-token",
+                                          "HAVEN_NOTIFIER_RETRY_DELAYS_S": self.retry_delays})
+        self.worker.wait_for_log("Worker ready", timeout_s=90)
+        return self.worker
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        self.publisher.close()
+
+    def log_tail(self) -> str:
+        return self.worker.tail(60) if self.worker else ""
+
+    # --- playing intake and matching -----------------------------------------------------
+
+    def _send(self, event: Event, *, by_matching: bool = False) -> str:
+        codec = self.matching if by_matching else self.intake
+        records = codec.encode_all(event)
+        for record in records:
+            self.publisher.send(record)
+        return dict(records[-1].headers)["ce_id"].decode()
+
+    def referral(self, *, hours: tuple[time, time] = (time(0), time(0)),
+                 zone: str = "Europe/Amsterdam") -> str:
+        """A referral whose person agreed to SMS contact in the given hours."""
+        referral = uuid.uuid4()
+        now = datetime.now(UTC)
+        self._send(ReferralSubmitted(
+            referral_id=referral, outreach_organization_id=uuid.UUID(self.outreach),
+            submitted_at=now, profile=MatchingProfile(
+                needs=[ServiceType.EMERGENCY_SHELTER], urgency=Urgency.TONIGHT, age_min=30,
+                age_max=30, region="utrecht"),
+            consents=[ConsentGrant(scope=ConsentScope.CONTACT_SURVIVOR, granted=True)]))
+        self._send(ContactTermsSet(
+            referral_id=referral, channel="sms", address=f"+00 {referral.int % 10**9:09d}",
+            hours_start=hours[0], hours_end=hours[1], timezone=zone, language="es",
+            set_at=now))
+        return str(referral)
+
+    def offer_and_place(self, referral: str) -> Expected:
+        """An offer to the provider, then the status `placed`: what must go out, by id."""
+        now = datetime.now(UTC)
+        offer = self._send(OfferMade(
+            offer_id=uuid.uuid4(), referral_id=uuid.UUID(referral),
+            organization_id=uuid.UUID(self.provider), service_id=uuid.uuid4(), rank=1,
+            expires_at=now + timedelta(hours=2)), by_matching=True)
+        placed = self._send(ReferralStatusChanged(
+            referral_id=uuid.UUID(referral), status=ReferralStatus.PLACED,
+            reason="provider_accepted", changed_at=now), by_matching=True)
+        provider, outreach = f"org:{self.provider}", f"org:{self.outreach}"
+        return Expected(
+            referral, webhook=[notification_id(offer, provider, "webhook"),
+                               notification_id(placed, outreach, "webhook")],
+            email=[notification_id(offer, provider, "email"),
+                   notification_id(placed, outreach, "email")],
+            sms=[notification_id(placed, survivor_recipient(referral), "sms")])
+
+    def revoke(self, referral: str) -> None:
+        self._send(ConsentChanged(
+            referral_id=uuid.UUID(referral), changed_at=datetime.now(UTC),
+            grant=ConsentGrant(scope=ConsentScope.CONTACT_SURVIVOR, granted=False)))
+
+    def flush(self) -> None:
+        self.publisher.flush()
+
+    # --- what the partners received ------------------------------------------------------
+
+    def webhook_verdicts(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for path in ("/hook/outreach", "/hook/provider"):
+            for request in self.http.requests(path):
+                found.setdefault(request.json()["notification_id"], []).append(request.verdict)
+        return found
+
+    def sms_counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for request in self.http.requests("/sms"):
+            if request.verdict == "accepted":
+                reference = request.json()["reference"]
+                found[reference] = found.get(reference, 0) + 1
+        return found
