@@ -163,6 +163,12 @@ class MatchingRun:
         self.publisher.flush()
         return referrals
 
+    def set_capacity(self, service: uuid.UUID, available: int, version: int) -> None:
+        """Staff's new figure for a service (as intake publishes it)."""
+        self.answer(CapacityUpdated(service_id=service, available=available,
+                                    maximum=max(available, 1), confirmed_at=datetime.now(UTC),
+                                    version=version))
+
     def answer(self, *events: Event) -> None:
         """Publish what intake would after staff or the outreach worker answered."""
         for event in events:

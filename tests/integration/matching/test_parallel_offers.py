@@ -1,6 +1,6 @@
 """A matching worker in parallel mode on the real broker: offers to the best K at once, two
-providers accept, the person chooses one, the other places are released; and a referral left
-on a waiting list too long raises a stall alert."""
+providers accept, the person chooses one, the other places are released; a referral left on a
+waiting list too long raises a stall alert, and is offered the place that opens."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_parallel_offers_the_person_chooses_and_a_stalled_referral_alerts(
     run.start_worker("a", offer_mode="parallel", parallel_offers="3",
                      stall_hours_waitlisted="0.001")  # 3.6 seconds on a waiting list
     shelters = run.publish_directory([1, 1, 1, 1])
-    run.publish_directory([0], kind=ServiceType.LEGAL_AID)
+    [legal_aid] = run.publish_directory([0], kind=ServiceType.LEGAL_AID)
     [referral] = run.submit(1)
     [waiting] = run.submit(1, need=ServiceType.LEGAL_AID)
 
@@ -79,3 +79,8 @@ def test_parallel_offers_the_person_chooses_and_a_stalled_referral_alerts(
     alerts = [e for e in run.opened(REFERRAL_STATUS.name, _about(waiting, ReferralStalled))
               if isinstance(e, ReferralStalled) and e.referral_id == waiting]
     assert [a.status.value for a in alerts] == ["waitlisted"]
+
+    run.set_capacity(legal_aid, available=1, version=2)  # a place opens: the waitlist moves
+    moved = [e for e in run.opened(REFERRAL_OFFERS.name, _about(waiting, OfferMade))
+             if isinstance(e, OfferMade) and e.referral_id == waiting]
+    assert [o.service_id for o in moved] == [legal_aid]
