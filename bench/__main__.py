@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import crypto, intake, matching, matching_worker, producer
+from bench import crypto, intake, matching, matching_worker, notifier, producer
 from deploy.local.broker import BrokerConfig, answers_metadata, start, stop
 from shared.settings import KafkaSettings
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--only", default=None,
                         choices=["producer", "intake", "crypto", "matching",
-                                 "matching_worker"])
+                                 "matching_worker", "notifier"])
     args = parser.parse_args(argv)
     config = BrokerConfig.from_env()
     started = False if answers_metadata(config, timeout_s=3) else start(config)
@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "matching_worker"):
             result["matching_worker"] = matching_worker.run(
                 KafkaSettings(bootstrap_servers=config.bootstrap))
+        if args.only in (None, "notifier"):
+            result["notifier"] = notifier.run(KafkaSettings(bootstrap_servers=config.bootstrap))
         if args.only in (None, "intake"):
             result["intake"] = intake.run(config.bootstrap, args.requests)
     finally:

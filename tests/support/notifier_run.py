@@ -11,6 +11,7 @@ offsets, so other tests' history on the shared broker is never replayed.
 from __future__ import annotations
 
 import json
+import time as clock
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -52,6 +53,7 @@ class Expected:
     webhook: list[str] = field(default_factory=list)
     email: list[str] = field(default_factory=list)
     sms: list[str] = field(default_factory=list)
+    offered_at: float = 0.0  # when the offer event was handed to the producer
 
 
 @dataclass
@@ -155,6 +157,7 @@ class NotifierRun:
     def offer_and_place(self, referral: str) -> Expected:
         """An offer to the provider, then the status `placed`: what must go out, by id."""
         now = datetime.now(UTC)
+        offered_at = clock.time()
         offer = self._send(OfferMade(
             offer_id=uuid.uuid4(), referral_id=uuid.UUID(referral),
             organization_id=uuid.UUID(self.provider), service_id=uuid.uuid4(), rank=1,
@@ -168,7 +171,8 @@ class NotifierRun:
                                notification_id(placed, outreach, "webhook")],
             email=[notification_id(offer, provider, "email"),
                    notification_id(placed, outreach, "email")],
-            sms=[notification_id(placed, survivor_recipient(referral), "sms")])
+            sms=[notification_id(placed, survivor_recipient(referral), "sms")],
+            offered_at=offered_at)
 
     def revoke(self, referral: str) -> None:
         self._send(ConsentChanged(

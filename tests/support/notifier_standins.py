@@ -31,6 +31,7 @@ class Mail:
     to: str
     subject: str
     text: str
+    at: float = field(default_factory=time.time)  # when the server took it
 
 
 class _Recorder:
@@ -80,6 +81,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     verdict: str  # "accepted", or why the receiver refused it
+    at: float = field(default_factory=time.time)
 
     def json(self) -> dict[str, Any]:
         parsed: dict[str, Any] = json.loads(self.body)
