@@ -137,8 +137,8 @@ class Case:
             return self._place(offer, now, "provider_accepted")
         offer.status = "accepted"
         need = self.needs[offer.need]
-        need.state = "choosing"
-        need.choose_by = need.choose_by or now + policy.choice_ttl
+        if need.state != "choosing":  # the person's time to choose starts with the first yes
+            need.state, need.choose_by = "choosing", now + policy.choice_ttl
         return self._status(now, "provider_accepted")
 
     def on_chosen(self, offer_id: uuid.UUID, now: datetime, event_id: str) -> list[Event]:

@@ -94,6 +94,22 @@ def test_the_person_declining_a_place_releases_it_and_the_search_goes_on() -> No
         and type(e).__name__ == "ReferralStatusChanged"]
 
 
+def test_a_new_acceptance_after_the_person_said_no_gets_a_fresh_time_to_choose() -> None:
+    sim = Simulation(_shelters(4), NOW, policy=dataclasses.replace(PARALLEL, parallel_offers=1))
+    referral = uuid.uuid4()
+    sim.submit(referral, person([SHELTER]))
+    [first] = sim.open_offers()
+    sim.accept(first)
+    sim.now = NOW + timedelta(hours=3)
+    sim.person_declines(first)
+    [second] = sim.open_offers()
+    sim.accept(second)
+    sim.tick(NOW + PARALLEL.choice_ttl + timedelta(minutes=1))  # past the first deadline
+    assert sim.statuses(referral)[-1] == "accepted", "the clock restarted with the new yes"
+    sim.choose(second)
+    assert sim.statuses(referral)[-1] == "placed"
+
+
 def test_no_longer_needed_ends_the_search() -> None:
     sim = Simulation(_shelters(2), NOW)
     referral = uuid.uuid4()
