@@ -27,6 +27,7 @@ from shared.events import (
     ConsentGrant,
     ContactTermsSet,
     Event,
+    InboxMessagePosted,
     MatchingProfile,
     OfferMade,
     ReferralStatusChanged,
@@ -35,8 +36,11 @@ from shared.events import (
 from shared.events.vocabulary import ConsentScope, ReferralStatus, ServiceType, Urgency
 from shared.identity import service_codec
 from shared.kafka import EventPublisher, create_producer
+from shared.protection import needed_grants
 from shared.recipients import INTAKE, MATCHING
+from shared.records import IncomingRecord
 from shared.settings import KafkaSettings, RuntimeSettings
+from tests.support.kafka import end_offsets, read_until
 from tests.support.notifier_standins import HttpStandIn, SmtpStandIn
 from tests.support.processes import ServiceProcess
 
@@ -53,6 +57,7 @@ class Expected:
     webhook: list[str] = field(default_factory=list)
     email: list[str] = field(default_factory=list)
     sms: list[str] = field(default_factory=list)
+    inbox: list[str] = field(default_factory=list)
     offered_at: float = 0.0  # when the offer event was handed to the producer
 
 
@@ -71,8 +76,9 @@ class NotifierRun:
 
     def __post_init__(self) -> None:
         runtime = RuntimeSettings(var_dir=self.var_dir)
-        self.intake, _, _ = service_codec(INTAKE, source="/test/intake", runtime=runtime,
-                                          kafka=self.kafka, reuse_grants=False)
+        self.intake, _, self.intake_grants = service_codec(
+            INTAKE, source="/test/intake", runtime=runtime, kafka=self.kafka, reuse_grants=False)
+        self.inbox_start = end_offsets(self.kafka.bootstrap_servers, topics.NOTIFICATION_INBOX.name)
         self.matching, _, _ = service_codec(MATCHING, source="/test/matching",
                                             runtime=runtime, kafka=self.kafka)
         self.publisher = EventPublisher(create_producer(self.kafka, client_id="test-notifier"),
@@ -124,6 +130,7 @@ class NotifierRun:
         if self.worker is not None:
             self.worker.stop()
         self.publisher.close()
+        self.intake_grants.stop()
 
     def log_tail(self) -> str:
         return self.worker.tail(60) if self.worker else ""
@@ -172,6 +179,7 @@ class NotifierRun:
             email=[notification_id(offer, provider, "email"),
                    notification_id(placed, outreach, "email")],
             sms=[notification_id(placed, survivor_recipient(referral), "sms")],
+            inbox=[notification_id(offer, provider, "inbox")],
             offered_at=offered_at)
 
     def revoke(self, referral: str) -> None:
@@ -198,3 +206,23 @@ class NotifierRun:
                 reference = request.json()["reference"]
                 found[reference] = found.get(reference, 0) + 1
         return found
+
+    def inbox_messages(self, count: int, timeout_s: float = 30) -> list[InboxMessagePosted]:
+        """Inbox events since the run began, opened as intake opens them (sealed for it)."""
+        self.intake_grants.start()
+        found: list[InboxMessagePosted] = []
+
+        def enough(records: list[IncomingRecord]) -> bool:
+            found.clear()
+            for record in records:
+                referral, needed = needed_grants(record.value, record.headers, INTAKE)
+                if needed and not self.intake_grants.wait_for(referral, needed, timeout_s=5):
+                    continue
+                event = self.intake.decode(record).event
+                if isinstance(event, InboxMessagePosted):
+                    found.append(event)
+            return len(found) >= count
+
+        read_until(self.kafka.bootstrap_servers, topics.NOTIFICATION_INBOX.name, enough,
+                   start=self.inbox_start, timeout_s=timeout_s)
+        return list(found)

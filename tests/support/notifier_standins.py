@@ -40,6 +40,13 @@ class _Recorder:
         self.lock = threading.Lock()
         self.delay_s = delay_s
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
+                          rcpt_options: list[str]) -> str:
+        if address.startswith("refused"):
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         parsed: Message = message_from_bytes(envelope.content)
         body = parsed.get_payload(decode=True)

@@ -71,6 +71,9 @@ def test_one_placement_reaches_staff_outreach_and_the_survivor_once(run: Notifie
     assert "Hola" in sms.json()["text"] and "Test" not in sms.json()["text"]
     provider_mail = next(m for m in run.smtp.mails if m.to == "staff@example.invalid")
     assert "verwijzing" in provider_mail.subject and "/offers/" in provider_mail.text
+    [inbox] = run.inbox_messages(1)
+    assert inbox.notification_id == expected.inbox[0]
+    assert str(inbox.organization_id) == run.provider and "/offers/" in inbox.body
 
 
 @pytest.fixture
