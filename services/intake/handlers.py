@@ -19,6 +19,7 @@ from shared import topics
 from shared.events import (
     ConsentChanged,
     ConsentGrant,
+    ContactTermsSet,
     Event,
     MatchingProfile,
     ReferralErased,
@@ -86,6 +87,9 @@ def submit_referral(
     ))
     session.add(TimelineEntry(event_id=event_id, referral_id=referral.id, at=now,
                               kind="submitted", detail=f"{len(request.needs)} needs"))
+    terms = _contact_terms(request, referral.id, decisions, now)
+    if terms is not None:
+        announce(session, ports, terms)
     return referral, True
 
 
@@ -223,6 +227,26 @@ def _matching_profile(request: ReferralCreate) -> MatchingProfile:
         immigration_status=facts.immigration_status, substance_use=facts.substance_use,
         pets=facts.pets, accessibility=facts.accessibility,
     )
+
+
+def _contact_terms(request: ReferralCreate, referral_id: uuid.UUID,
+                   decisions: list[consent_rules.ScopeDecision],
+                   now: datetime) -> ContactTermsSet | None:
+    """How the notifier may reach the person; sealed for the notifier and intake alone."""
+    survivor = request.consent.contact_survivor
+    granted = any(d.scope == "contact_survivor" and d.granted for d in decisions)
+    if not granted or survivor.channel is None or survivor.hours is None or not request.contact:
+        return None
+    address = getattr(request.contact, consent_rules.CHANNEL_ADDRESS[survivor.channel])
+    if address is None:
+        return None
+    return ContactTermsSet(
+        referral_id=referral_id, channel=survivor.channel, address=address,
+        hours_start=survivor.hours.start, hours_end=survivor.hours.end,
+        timezone=survivor.hours.timezone, language=survivor.language or "en",
+        voicemail_safe=survivor.voicemail_safe,
+        may_name_organization=survivor.may_name_organization,
+        cover_story=survivor.cover_story, expires_at=survivor.expires_at, set_at=now)
 
 
 def _consent_record(

@@ -38,10 +38,15 @@ def test_personal_data_is_sealed_at_rest_and_not_in_the_event(intake: Intake) ->
         outbox = session.exec(select(OutboxMessage)).all()
     assert all(CANARY not in message.value for message in outbox)
     ours = [m for m in outbox if m.key.startswith(referral.encode())]
-    assert [m.topic for m in ours] == ["referral.keys"] * 3 + ["referral.submitted"]
-    content_type = base64.b64decode(dict(ours[-1].headers)["content-type"])
-    assert content_type == b"application/vnd.haven.sealed.v1"
-    assert _outbox_types(intake, referral) == ["org.haven.referral.submitted.v1"]
+    # The submission (three readers), then the contact terms (notifier and intake only).
+    assert [m.topic for m in ours] == (["referral.keys"] * 3 + ["referral.submitted"]
+                                       + ["referral.keys"] * 2 + ["consent.contact_terms"])
+    for event in (ours[3], ours[-1]):
+        content_type = base64.b64decode(dict(event.headers)["content-type"])
+        assert content_type == b"application/vnd.haven.sealed.v1"
+    # The sample person agreed to SMS contact: the notifier gets the terms, sealed for it.
+    assert _outbox_types(intake, referral) == ["org.haven.referral.submitted.v1",
+                                               "org.haven.consent.contact_terms_set.v1"]
 
 
 def test_withdrawing_consent_is_recorded_and_announced(intake: Intake) -> None:
