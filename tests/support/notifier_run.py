@@ -29,6 +29,7 @@ from shared.events import (
     Event,
     InboxMessagePosted,
     MatchingProfile,
+    NotificationAlertRaised,
     OfferMade,
     ReferralStatusChanged,
     ReferralSubmitted,
@@ -73,12 +74,15 @@ class NotifierRun:
     provider: str = field(default_factory=lambda: str(uuid.uuid4()))
     worker: ServiceProcess | None = None
     starts: int = 0
+    grants_started: bool = False
 
     def __post_init__(self) -> None:
         runtime = RuntimeSettings(var_dir=self.var_dir)
         self.intake, _, self.intake_grants = service_codec(
             INTAKE, source="/test/intake", runtime=runtime, kafka=self.kafka, reuse_grants=False)
-        self.inbox_start = end_offsets(self.kafka.bootstrap_servers, topics.NOTIFICATION_INBOX.name)
+        self.starts_at = {spec: end_offsets(self.kafka.bootstrap_servers, spec) for spec in (
+            topics.NOTIFICATION_INBOX.name, topics.NOTIFICATION_ALERTS.name,
+            topics.NOTIFICATION_RETRIES.dead_letter)}
         self.matching, _, _ = service_codec(MATCHING, source="/test/matching",
                                             runtime=runtime, kafka=self.kafka)
         self.publisher = EventPublisher(create_producer(self.kafka, client_id="test-notifier"),
@@ -130,7 +134,8 @@ class NotifierRun:
         if self.worker is not None:
             self.worker.stop()
         self.publisher.close()
-        self.intake_grants.stop()
+        if self.grants_started:
+            self.intake_grants.stop()
 
     def log_tail(self) -> str:
         return self.worker.tail(60) if self.worker else ""
@@ -209,7 +214,9 @@ class NotifierRun:
 
     def inbox_messages(self, count: int, timeout_s: float = 30) -> list[InboxMessagePosted]:
         """Inbox events since the run began, opened as intake opens them (sealed for it)."""
-        self.intake_grants.start()
+        if not self.grants_started:
+            self.intake_grants.start()
+            self.grants_started = True
         found: list[InboxMessagePosted] = []
 
         def enough(records: list[IncomingRecord]) -> bool:
@@ -224,5 +231,24 @@ class NotifierRun:
             return len(found) >= count
 
         read_until(self.kafka.bootstrap_servers, topics.NOTIFICATION_INBOX.name, enough,
-                   start=self.inbox_start, timeout_s=timeout_s)
+                   start=self.starts_at[topics.NOTIFICATION_INBOX.name], timeout_s=timeout_s)
         return list(found)
+
+    def alerts(self, count: int, timeout_s: float = 30) -> list[NotificationAlertRaised]:
+        """Admin alerts since the run began (signed, not sealed)."""
+        found: list[NotificationAlertRaised] = []
+
+        def enough(records: list[IncomingRecord]) -> bool:
+            found[:] = [e for e in (self.intake.decode(r).event for r in records)
+                        if isinstance(e, NotificationAlertRaised)]
+            return len(found) >= count
+
+        read_until(self.kafka.bootstrap_servers, topics.NOTIFICATION_ALERTS.name, enough,
+                   start=self.starts_at[topics.NOTIFICATION_ALERTS.name], timeout_s=timeout_s)
+        return list(found)
+
+    def dead_letters(self, count: int, timeout_s: float = 30) -> list[IncomingRecord]:
+        """Records on notification.retries.dlq since the run began."""
+        name = topics.NOTIFICATION_RETRIES.dead_letter
+        return read_until(self.kafka.bootstrap_servers, name, lambda got: len(got) >= count,
+                          start=self.starts_at[name], timeout_s=timeout_s)

@@ -103,6 +103,7 @@ class HttpStandIn:
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # statuses to answer, in order
+    fail_by_path: dict[str, list[int]] = field(default_factory=dict)  # the same, per path
     delay_s: float = 0.0  # recorded at once, answered after this: a kill can fall in between
 
     def __post_init__(self) -> None:
@@ -138,8 +139,9 @@ class HttpStandIn:
 
     def _take(self, path: str, headers: dict[str, str], body: bytes) -> int:
         with self._lock:
-            if self.fail_next:
-                status = self.fail_next.pop(0)
+            failures = self.fail_by_path.get(path) or self.fail_next
+            if failures:
+                status = failures.pop(0)
                 self.received.append(Received(path, headers, body, f"answered-{status}"))
                 return status
             verdict = "accepted"

@@ -155,3 +155,25 @@ def test_revocation_during_a_burst_stops_every_survivor_message_not_yet_sent(
     states = log_states(run)
     assert {states[expected[r].sms[0]][0] for r in revoked} == {"cancelled"}
     assert datetime.now(UTC) > opens.astimezone(UTC)
+
+
+def test_transient_failures_retry_through_the_retry_topic_permanent_ones_dead_letter(
+        run: NotifierRun) -> None:
+    run.http.fail_by_path = {"/hook/provider": [503, 503], "/hook/outreach": [400]}
+    run.start()
+    referral = run.referral()
+    run.flush()
+    expected = run.offer_and_place(referral)
+    run.flush()
+    provider_hook, outreach_hook = expected.webhook
+    assert wait_until(lambda: "accepted" in run.webhook_verdicts().get(provider_hook, []),
+                      60), run.log_tail()
+    assert run.webhook_verdicts()[provider_hook] == ["answered-503", "answered-503", "accepted"]
+    assert log_states(run)[provider_hook] == ("sent", 3)
+    [alert] = run.alerts(1)
+    assert (alert.notification_id, alert.reason) == (outreach_hook, "http_400")
+    [letter] = run.dead_letters(1)
+    why = {name: value.decode() for name, value in letter.headers if name.startswith("haven_dlq")}
+    assert why["haven_dlq_reason"] == "delivery-failed" and why["haven_dlq_detail"] == "http-400"
+    assert letter.key == referral.encode()  # sealed like every referral event
+    assert log_states(run)[outreach_hook][0] == "failed"
