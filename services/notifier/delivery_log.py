@@ -154,6 +154,17 @@ def cancel_survivor(engine: Engine, referral_id: str) -> list[str]:
         return [row.notification_id for row in rows]
 
 
+def expired_with_queue(engine: Engine, at: datetime) -> list[str]:
+    """Referrals whose contact consent has expired while survivor messages still wait."""
+    with Session(engine) as session:
+        rows = session.exec(select(Delivery.referral_id).join(
+            ContactRow, col(ContactRow.referral_id) == col(Delivery.referral_id)).where(
+            col(Delivery.audience) == "survivor",
+            col(Delivery.state).in_(("held", "retrying")),
+            col(ContactRow.expires_at).is_not(None), col(ContactRow.expires_at) <= at))
+        return sorted(set(rows))
+
+
 def remember_referral(engine: Engine, row: ReferralRow) -> None:
     with Session(engine) as session:
         session.merge(row)

@@ -116,8 +116,11 @@ class Handlers:
         await self.deliverer.deliver(event.notification)
 
     async def release_held(self) -> int:
-        """Held messages whose safe hours have come; the gate decides again for each."""
-        rows = log.due(self.engine, self.deliverer.clock())
+        """Expired consent cancels what waits, at once; then held messages whose hours came."""
+        now = self.deliverer.clock()
+        for referral in log.expired_with_queue(self.engine, now):
+            await self._cancel_survivor(referral)
+        rows = log.due(self.engine, now)
         for row in rows:
             await self.deliverer.deliver(PlannedNotification.model_validate_json(row.plan))
         return len(rows)

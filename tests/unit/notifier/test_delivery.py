@@ -104,14 +104,16 @@ def world(tmp_path: Path) -> World:
     return World(handlers, channels, events, letters, clock, terms)
 
 
-async def submit(world: World, *, contact: bool = True) -> str:
+async def submit(world: World, *, contact: bool = True,
+                 expires_at: datetime | None = None) -> str:
     referral = uuid.uuid4()
     await world.handlers.referral_submitted(ReferralSubmitted(
         referral_id=referral, outreach_organization_id=uuid.UUID(OUTREACH),
         submitted_at=world.clock[0] - timedelta(minutes=5), profile=MatchingProfile(
             needs=[ServiceType.EMERGENCY_SHELTER], urgency=Urgency.TONIGHT, age_min=30,
             age_max=30, region="utrecht"),
-        consents=[ConsentGrant(scope=ConsentScope.CONTACT_SURVIVOR, granted=contact)]))
+        consents=[ConsentGrant(scope=ConsentScope.CONTACT_SURVIVOR, granted=contact,
+                               expires_at=expires_at)]))
     if contact:
         event = ContactTermsSet(referral_id=referral, channel="sms", address="+00 000000001",
                                 hours_start=time(9), hours_end=time(20),
@@ -229,3 +231,22 @@ async def test_exhausted_retries_and_permanent_failures_go_to_dead_letters_with_
     assert sorted(a.reason for a in alerts if isinstance(a, NotificationAlertRaised)) == [
         "http_400", "smtp_connection"]
     assert len(world.of(NotificationRetryScheduled)) == 2  # delays [2, 10]: two retries
+
+
+@sync
+async def test_expiry_cancels_what_is_held_at_once(world: World) -> None:
+    world.clock[0] = THREE_AM
+    referral = await submit(world, expires_at=THREE_AM + timedelta(hours=2))
+    await placed(world, referral)
+    world.clock[0] = THREE_AM + timedelta(hours=1)
+    await world.handlers.release_held()
+    assert not any(isinstance(e, NotificationDelivered) and e.outcome == "cancelled"
+                   for e in world.events)
+    world.clock[0] = THREE_AM + timedelta(hours=2)
+    await world.handlers.release_held()  # the moment it expires, not when the hours open
+    [cancelled] = [e for e in world.events
+                   if isinstance(e, NotificationDelivered) and e.outcome == "cancelled"]
+    assert cancelled.channel == "sms"
+    world.clock[0] = THREE_AM + timedelta(hours=7)
+    await world.handlers.release_held()
+    assert world.channels["sms"].sent == []
