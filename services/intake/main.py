@@ -76,7 +76,8 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
-    pages.install(app, settings=PagesSettings(), production=runtime.environment == "production")
+    pages.install(app, settings=PagesSettings(), production=runtime.environment == "production",
+                  kafka=kafka)
     app.add_middleware(BodySizeLimit)
     return app
 

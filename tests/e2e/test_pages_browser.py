@@ -57,6 +57,7 @@ def network(kafka_broker: KafkaSettings,
     seed_with_sight_provider(intake, runtime)
     matching_id, notifier_id = (f"test-pages-{name}-{uuid.uuid4().hex[:8]}"
                                 for name in ("matching", "notifier"))
+    intake.env |= {"HAVEN_MATCHING_APP_ID": matching_id, "HAVEN_NOTIFIER_APP_ID": notifier_id}
     ensure_topics(kafka_broker, state_topics(matching_id))
     group_starts_now(bootstrap, matching_id)
     env = {"HAVEN_VAR_DIR": str(var), "HAVEN_KAFKA_BOOTSTRAP_SERVERS": bootstrap}
@@ -178,7 +179,11 @@ def admin_counts(network: Network) -> None:
     expect(gaps.locator('[data-group="region"] [data-label="utrecht"]')).to_have_text("5")
     expect(gaps.locator('[data-group="region"] [data-label="limburg"]')).to_have_text(
         "fewer than 5")
+    expect(gaps.locator('[data-group="reason"] [data-label="no_match"]')).to_have_text(
+        str(unmet))
     expect(admin.locator("svg.chart").first).to_be_visible()
+    for service in ("intake", "matching", "notifier"):  # lag per consumer group, from Kafka
+        expect(admin.locator(f'tr[data-lag="{service}"] td')).to_have_text(re.compile(r"^\d+$"))
     shot(admin, "admin-dashboard")
 
 

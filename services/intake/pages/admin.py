@@ -38,6 +38,7 @@ def overview(request: Request, viewer: Admin) -> Response:
             "gaps": dashboard.gaps(session, request.app.state.ports),
             "threshold": dashboard.SUPPRESS_BELOW,
         }
+    context["broker"] = request.app.state.pages_broker.get()
     return render(request, "admin/dashboard.html", context, viewer=viewer)
 
 

@@ -121,10 +121,10 @@ def gaps(session: Session, ports: Ports) -> dict[str, list[tuple[str, int | None
         "children")}
     for referral in session.exec(select(Referral).where(col(Referral.status).in_(UNMET),
                                                         col(Referral.erased_at).is_(None))):
-        last = session.exec(select(TimelineEntry).where(
+        last = session.exec(select(TimelineEntry).where(  # why it is in its status now
             TimelineEntry.referral_id == referral.id,
-            col(TimelineEntry.kind).startswith("status:")).order_by(
-            col(TimelineEntry.at).desc())).first()
+            TimelineEntry.kind == f"status:{referral.status}").order_by(
+            col(TimelineEntry.at).desc(), col(TimelineEntry.id).desc())).first()
         groups["reason"][last.detail if last else referral.status] += 1
         try:
             profile = json.loads(ports.vault.open(session, referral.id, "profile",

@@ -58,8 +58,9 @@ def referral_detail(session: Session, ports: handlers.Ports, principal: Principa
                     referral_id: uuid.UUID, now: datetime) -> dict[str, Any]:
     """One own referral: timeline, offers, consent now, and what was entered."""
     referral = handlers.own_referral(session, principal, referral_id)
+    # In the order intake learnt of them: an offer's entry carries its expiry as its time.
     timeline = session.exec(select(TimelineEntry).where(TimelineEntry.referral_id == referral.id)
-                            .order_by(col(TimelineEntry.at))).all()
+                            .order_by(col(TimelineEntry.id))).all()
     made = session.exec(select(Offer).where(Offer.referral_id == referral.id)
                         .order_by(col(Offer.made_at))).all()
     consents = session.exec(select(ConsentRecord).where(

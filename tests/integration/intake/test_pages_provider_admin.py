@@ -16,8 +16,10 @@ from sqlmodel import Session, select
 from services.intake.models import Referral
 from services.intake.offers import handlers as offers
 from services.intake.offers.models import Offer
+from services.intake.pages.broker_stats import CachedBrokerNumbers
 from services.intake.pages.dashboard import suppressed
 from shared.events import OfferClosed
+from shared.settings import KafkaSettings
 from tests.support.intake import Intake
 from tests.support.pages import CANARY_NAME, browser, engine, offer_for, submit
 
@@ -158,3 +160,16 @@ def test_admin_onboarding_validates_like_the_api(intake: Intake) -> None:
 def test_small_counts_are_suppressed() -> None:
     assert suppressed([("north", 7), ("south", 4), ("east", 5)]) == [
         ("north", 7), ("east", 5), ("south", None)]
+
+
+def test_dashboard_opens_without_the_broker_and_says_so(intake: Intake) -> None:
+    state = intake.client.app.state  # type: ignore[attr-defined]
+    kept = state.pages_broker
+    state.pages_broker = CachedBrokerNumbers(
+        KafkaSettings(bootstrap_servers="127.0.0.1:1"), {"intake": "haven-intake"})
+    try:
+        admin, _ = browser(intake, "admin")
+        page = admin.get("/admin")
+    finally:
+        state.pages_broker = kept
+    assert page.status_code == 200 and "broker cannot be reached" in page.text
