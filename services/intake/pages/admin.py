@@ -32,7 +32,7 @@ def overview(request: Request, viewer: Admin) -> Response:
     with Session(request.app.state.engine) as session:
         context = {
             "stages": dashboard.by_stage(session),
-            "times": dashboard.waiting_times(session),
+            "times": dashboard.waiting_times(session, request.app.state.ports),
             "answers": dashboard.answers_by_provider(session),
             "capacity": dashboard.capacity_by_region(session, now=now, stale_after=stale_after),
             "gaps": dashboard.gaps(session, request.app.state.ports),

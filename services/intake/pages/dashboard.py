@@ -58,29 +58,44 @@ def by_stage(session: Session) -> list[tuple[str, int]]:
     return sorted(found.items(), key=lambda item: -item[1])
 
 
-def waiting_times(session: Session) -> dict[str, dict[str, Spread]]:
-    """Referral to first offer and to acceptance, overall and per ISO week of referral."""
-    created = {r.id: aware(r.created_at) for r in session.exec(select(Referral)).all()}
+def waiting_times(session: Session, ports: Ports) -> dict[str, dict[str, dict[str, Spread]]]:
+    """Referral to first offer and to acceptance: overall, per ISO week and per region."""
+    referrals = {r.id: r for r in session.exec(select(Referral).where(
+        col(Referral.erased_at).is_(None))).all()}
     first: dict[Any, datetime] = {}
     accepted: dict[Any, datetime] = {}
     for offer in session.exec(select(Offer)).all():
         made = aware(offer.made_at)
-        if offer.referral_id in created:
+        if offer.referral_id in referrals:
             first[offer.referral_id] = min(made, first.get(offer.referral_id, made))
         if offer.status == "accepted" and offer.answered_at is not None:
             accepted[offer.referral_id] = aware(offer.answered_at)
-    result: dict[str, dict[str, Spread]] = {}
+    regions = {key: _region(session, ports, referrals[key]) for key in first}
+    result: dict[str, dict[str, dict[str, Spread]]] = {"week": {}, "region": {}}
     for name, moments in (("first_offer", first), ("acceptance", accepted)):
         weeks: dict[str, list[float]] = {"all": []}
+        places: dict[str, list[float]] = {}
         for referral_id, moment in moments.items():
-            if referral_id not in created:
+            if referral_id not in referrals:
                 continue
-            hours = max(0.0, (moment - created[referral_id]).total_seconds() / 3600)
-            week = "{}-W{:02d}".format(*created[referral_id].isocalendar()[:2])
+            created = aware(referrals[referral_id].created_at)
+            hours = max(0.0, (moment - created).total_seconds() / 3600)
             weeks["all"].append(hours)
-            weeks.setdefault(week, []).append(hours)
-        result[name] = {week: spread(hours) for week, hours in sorted(weeks.items())}
+            weeks.setdefault("{}-W{:02d}".format(*created.isocalendar()[:2]), []).append(hours)
+            places.setdefault(regions.get(referral_id, "?"), []).append(hours)
+        result["week"][name] = {key: spread(hours) for key, hours in sorted(weeks.items())}
+        result["region"][name] = {key: spread(hours) for key, hours in sorted(places.items())}
     return result
+
+
+def _region(session: Session, ports: Ports, referral: Referral) -> str:
+    """The region the person was in, from the sealed profile ("?" once it cannot be read)."""
+    try:
+        profile = json.loads(ports.vault.open(session, referral.id, "profile",
+                                              referral.sealed_profile))
+    except VaultError:
+        return "?"
+    return str(profile["location"]["region"])
 
 
 def answers_by_provider(session: Session) -> list[dict[str, Any]]:

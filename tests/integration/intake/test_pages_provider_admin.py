@@ -17,7 +17,7 @@ from services.intake.models import Referral
 from services.intake.offers import handlers as offers
 from services.intake.offers.models import Offer
 from services.intake.pages.broker_stats import CachedBrokerNumbers
-from services.intake.pages.dashboard import suppressed
+from services.intake.pages.dashboard import Spread, spread, suppressed, waiting_times
 from shared.events import OfferClosed
 from shared.settings import KafkaSettings
 from tests.support.intake import Intake
@@ -173,3 +173,24 @@ def test_dashboard_opens_without_the_broker_and_says_so(intake: Intake) -> None:
     finally:
         state.pages_broker = kept
     assert page.status_code == 200 and "broker cannot be reached" in page.text
+
+
+def test_waiting_times_per_week_and_region(intake: Intake) -> None:
+    outreach, csrf = browser(intake, "outreach")
+    offer = offer_for(intake, submit(outreach, csrf))
+    staff, staff_csrf = browser(intake, "provider")
+    staff.post(f"/provider/offers/{offer}/answer", data={"csrf": staff_csrf,
+                                                          "decision": "accept"})
+    with Session(engine(intake)) as session:
+        times = waiting_times(session, intake.client.app.state.ports)  # type: ignore[attr-defined]
+    assert times["region"]["acceptance"]["north"].count >= 1
+    assert times["week"]["first_offer"]["all"].count >= 1
+    admin, _ = browser(intake, "admin")
+    page = admin.get("/admin")
+    assert re.search(r'data-times="region".*?<th scope="row">north</th>', page.text, re.S)
+
+
+def test_spread_is_median_and_90th_percentile() -> None:
+    assert spread([float(h) for h in range(1, 11)]) == Spread(10, 5.5, 9.9)
+    assert spread([3.0]) == Spread(1, 3.0, 3.0)
+    assert spread([]) == Spread(0, None, None)
