@@ -3,7 +3,8 @@
 Pages use a cookie instead of a bearer token because a browser cannot attach a
 header to a form post. The cookie is HttpOnly (scripts cannot read it),
 SameSite=Strict (other sites cannot send it) and expires after a short idle time;
-every page view renews it. Forms also carry a CSRF token bound to the session.
+every page view renews it, up to a hard limit after sign-in. Forms also carry a
+CSRF token bound to the session.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -21,6 +22,7 @@ from services.intake.models import Role
 
 COOKIE = "haven_session"
 IDLE_LIFETIME = timedelta(minutes=30)
+MAX_LIFETIME = timedelta(hours=10)  # one working day, however busy
 _ALGORITHM = "HS256"
 _TYPE = "page-session"
 
@@ -36,6 +38,7 @@ class PageSession:
     principal: Principal
     display_name: str
     csrf: str
+    signed_in: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def csrf_ok(self, presented: str | None) -> bool:
         return presented is not None and hmac.compare_digest(presented, self.csrf)
@@ -46,13 +49,15 @@ def new_session(principal: Principal, display_name: str) -> PageSession:
 
 
 def encode(session: PageSession, *, secret: str, now: datetime | None = None) -> str:
-    """The cookie value; it expires IDLE_LIFETIME after the last page the person opened."""
+    """The cookie value: it expires IDLE_LIFETIME after the last page the person opened,
+    and never later than MAX_LIFETIME after they signed in."""
     issued = now or datetime.now(UTC)
     principal = session.principal
     claims = {"sub": str(principal.subject), "org": str(principal.organization_id),
               "role": principal.role.value, "name": session.display_name,
               "csrf": session.csrf, "typ": _TYPE, "iat": issued,
-              "exp": issued + IDLE_LIFETIME}
+              "auth": int(session.signed_in.timestamp()),
+              "exp": min(issued + IDLE_LIFETIME, session.signed_in + MAX_LIFETIME)}
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
@@ -62,15 +67,16 @@ def decode(value: str | None, *, secret: str) -> PageSession:
         raise SessionExpired("Please sign in.")
     try:
         claims = jwt.decode(value, secret, algorithms=[_ALGORITHM],
-                            options={"require": ["exp", "sub", "org", "role", "csrf"]})
+                            options={"require": ["exp", "sub", "org", "role", "csrf", "auth"]})
         if claims.get("typ") != _TYPE:
             raise SessionExpired("Please sign in.")
         principal = Principal(subject=uuid.UUID(claims["sub"]),
                               organization_id=uuid.UUID(claims["org"]),
                               role=Role(claims["role"]))
-        return PageSession(principal, str(claims.get("name", "")), str(claims["csrf"]))
+        return PageSession(principal, str(claims.get("name", "")), str(claims["csrf"]),
+                           datetime.fromtimestamp(int(claims["auth"]), UTC))
     except jwt.ExpiredSignatureError as error:
-        raise SessionExpired("Your session ended after 30 minutes without activity. "
-                             "Please sign in again.") from error
+        raise SessionExpired("Your session has ended (after 30 minutes without activity, or "
+                             "at the end of the day). Please sign in again.") from error
     except (jwt.InvalidTokenError, ValueError, KeyError) as error:
         raise SessionExpired("Please sign in.") from error

@@ -16,8 +16,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
 
-from services.intake.models import Role
+from services.intake.models import Role, User
 from services.intake.pages import session as cookie
 from services.intake.pages.session import PageSession, SessionExpired
 from services.intake.pages.settings import PagesSettings
@@ -50,11 +51,19 @@ def settings(request: Request) -> PagesSettings:
 
 
 def _viewer(request: Request) -> PageSession:
+    """The signed-in person, while the account is still active with the same role."""
     try:
-        return cookie.decode(request.cookies.get(cookie.COOKIE),
-                             secret=request.app.state.token_secret)
+        viewer = cookie.decode(request.cookies.get(cookie.COOKIE),
+                               secret=request.app.state.token_secret)
     except SessionExpired as error:
         raise PageError(401, str(error)) from error
+    with Session(request.app.state.engine) as session:
+        user = session.get(User, viewer.principal.subject)
+        if (user is None or not user.active or user.role is not viewer.principal.role
+                or user.organization_id != viewer.principal.organization_id):
+            raise PageError(401, "Your account was changed or switched off. Please sign in "
+                                 "again, or ask your network admin.")
+    return viewer
 
 
 Viewer = Annotated[PageSession, Depends(_viewer)]

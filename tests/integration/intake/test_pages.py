@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from services.intake.auth import Principal
-from services.intake.models import OutboxMessage, Referral, Role
+from services.intake.models import OutboxMessage, Referral, Role, User
 from services.intake.pages import session as page_session
 from shared import topics
 from tests.support.intake import PASSWORD, Intake
@@ -159,3 +159,31 @@ def test_sign_out_ends_the_session_and_secure_cookies_can_be_required(intake: In
         assert "secure" in signed.headers["set-cookie"].lower()
     finally:
         intake.client.app.state.pages.secure_cookies = None  # type: ignore[attr-defined]
+
+
+def test_a_switched_off_account_loses_its_session_and_days_end(intake: Intake) -> None:
+    client, csrf = browser(intake, "other_outreach")
+    assert client.get("/outreach/referrals").status_code == 200
+    with Session(engine(intake)) as session:
+        user = session.exec(select(User).where(
+            User.username == intake.members["other_outreach"].username)).one()
+        user.active = False
+        session.add(user)
+        session.commit()
+    try:
+        refused = client.get("/outreach/referrals")
+        assert refused.status_code == 401 and "switched off" in refused.text
+    finally:
+        with Session(engine(intake)) as session:
+            user = session.exec(select(User).where(
+                User.username == intake.members["other_outreach"].username)).one()
+            user.active = True
+            session.add(user)
+            session.commit()
+    member = intake.members["outreach"]
+    long_ago = datetime.now(UTC) - timedelta(hours=11)
+    day = page_session.PageSession(Principal(uuid.uuid4(), member.organization_id,
+                                             Role.OUTREACH_WORKER), "x", "csrf", long_ago)
+    fresh_click = page_session.encode(day, secret=intake.client.app.state.token_secret)  # type: ignore[attr-defined]
+    with pytest.raises(page_session.SessionExpired):
+        page_session.decode(fresh_click, secret=intake.client.app.state.token_secret)  # type: ignore[attr-defined]
