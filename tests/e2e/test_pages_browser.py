@@ -136,15 +136,14 @@ def outreach_submits_with_the_keyboard(network: Network) -> Page:
     return outreach
 
 
-def provider_accepts(network: Network) -> Page:
-    """Step 2: the offer reaches the inbox (de-identified, explained) and is accepted."""
-    staff = network.page(STAFF, STAFF_PASSWORD)
+def provider_accepts(staff: Page) -> Page:
+    """Step 2: the open inbox announces the offer by itself; it is de-identified,
+    explained, and accepted in one click."""
+    expect(staff.locator("#new-offers")).to_be_visible(timeout=90_000)
+    assert staff.evaluate("window.__notReloaded === true"), "announced without a reload"
+    staff.get_by_role("link", name="Show it").click()
     card = staff.locator("li.card[data-offer-status=open]")
-    deadline = time.monotonic() + 90
-    while card.count() == 0 and time.monotonic() < deadline:
-        time.sleep(1)
-        staff.reload()
-    assert card.count() == 1, network.intake.process.tail() if network.intake.process else ""
+    expect(card).to_have_count(1)
     expect(card).to_contain_text("Emergency shelter")
     expect(card).to_contain_text("met every eligibility rule")
     assert CANARY not in staff.content()
@@ -189,12 +188,15 @@ def admin_counts(network: Network) -> None:
 
 @pytest.mark.slow
 def test_referral_offer_acceptance_and_dashboard_in_a_real_browser(network: Network) -> None:
+    staff = network.page(STAFF, STAFF_PASSWORD)
+    expect(staff.locator("#offers")).to_have_count(1)
+    staff.evaluate("window.__notReloaded = true")
     outreach = outreach_submits_with_the_keyboard(network)
     outreach.goto(f"{network.url}/outreach/referrals")
     outreach.evaluate("window.__notReloaded = true")
-    staff = provider_accepts(network)
+    staff = provider_accepts(staff)
     # Step 3: the outreach worker's open list changes by itself (server-sent events).
-    status = outreach.locator("#referrals td.status").first
+    status = outreach.locator("#referrals td[data-status-of]").first
     expect(status).to_have_text(re.compile("Accepted by a provider"), timeout=90_000)
     assert outreach.evaluate("window.__notReloaded === true"), "updated without a reload"
     shot(outreach, "outreach-referrals-live")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -19,17 +16,15 @@ from services.intake.consent import ConsentProblem
 from services.intake.handlers import Conflict, NotFound
 from services.intake.models import Role
 from services.intake.pages import queries, referral_form
+from services.intake.pages.live import stream_statuses
 from services.intake.pages.session import PageSession
 from services.intake.pages.web import (
-    SAFE_HEADERS,
-    TEMPLATES,
     PageError,
     form_of,
     parse_id,
     redirect,
     render,
     role,
-    settings,
 )
 
 router = APIRouter(prefix="/outreach", include_in_schema=False)
@@ -87,28 +82,12 @@ async def submit(request: Request, viewer: Outreach) -> Response:
 @router.get("/referrals/live")
 async def live(request: Request, viewer: Outreach) -> StreamingResponse:
     """Server-sent events: each referral's status when it changes; the list updates itself."""
-    lifetime = settings(request).live_seconds
-    labels = TEMPLATES.env.get_template("macros.html").module
 
     def read() -> dict[str, str]:
         with Session(request.app.state.engine) as session:
             return queries.statuses(session, viewer.principal)
 
-    async def stream() -> AsyncIterator[str]:
-        sent: dict[str, str] = {}
-        loop = asyncio.get_running_loop()
-        ends = loop.time() + lifetime
-        yield "retry: 2000\n\n"
-        while loop.time() < ends and not await request.is_disconnected():
-            for referral_id, status in (await run_in_threadpool(read)).items():
-                if sent.get(referral_id) != status:
-                    sent[referral_id] = status
-                    label = str(labels.status_label(status)).strip()  # type: ignore[attr-defined]
-                    data = json.dumps({"id": referral_id, "status": status, "label": label})
-                    yield f"event: status\ndata: {data}\n\n"
-            await asyncio.sleep(1.0)
-
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=SAFE_HEADERS)
+    return stream_statuses(request, read, "status_label")
 
 
 @router.get("/referrals/{referral_id}")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 
 from services.intake.directory import handlers as directory
@@ -18,6 +18,7 @@ from services.intake.handlers import Conflict, NotFound
 from services.intake.models import Role
 from services.intake.offers import handlers as offers
 from services.intake.pages import queries
+from services.intake.pages.live import stream_statuses
 from services.intake.pages.referral_form import one
 from services.intake.pages.session import PageSession
 from services.intake.pages.web import PageError, form_of, parse_id, redirect, render, role
@@ -53,6 +54,17 @@ async def _change(request: Request, change: Callable[[Session, datetime], object
         await run_in_threadpool(run)
     except tuple(DOMAIN_ERRORS) as refused:
         raise PageError(DOMAIN_ERRORS[type(refused)], str(refused)) from refused
+
+
+@router.get("/offers/live")
+async def live(request: Request, viewer: Staff) -> StreamingResponse:
+    """Server-sent events: offers' statuses, so the inbox can say a new one arrived."""
+
+    def read() -> dict[str, str]:
+        with Session(request.app.state.engine) as session:
+            return queries.offer_statuses(session, viewer.principal)
+
+    return stream_statuses(request, read, "offer_label")
 
 
 @router.post("/offers/{offer_id}/answer")

@@ -45,6 +45,15 @@ def statuses(session: Session, principal: Principal) -> dict[str, str]:
     return {str(r.id): r.status for r in referrals(session, principal)}
 
 
+def offer_statuses(session: Session, principal: Principal) -> dict[str, str]:
+    """Every offer's status for the live inbox, the same 200 the inbox shows."""
+    rows = session.exec(select(Offer.id, Offer.status)
+                        .where(Offer.organization_id == principal.organization_id)
+                        .order_by(col(Offer.status) != "open", col(Offer.expires_at))
+                        .limit(200)).all()
+    return {str(offer_id): status for offer_id, status in rows}
+
+
 def _offer_row(session: Session, offer: Offer, now: datetime) -> OfferRow:
     organization = session.get(Organization, offer.organization_id)
     service = session.get(Service, offer.service_id)

@@ -194,3 +194,18 @@ def test_spread_is_median_and_90th_percentile() -> None:
     assert spread([float(h) for h in range(1, 11)]) == Spread(10, 5.5, 9.9)
     assert spread([3.0]) == Spread(1, 3.0, 3.0)
     assert spread([]) == Spread(0, None, None)
+
+
+def test_the_inbox_streams_offer_statuses(intake: Intake) -> None:
+    outreach, csrf = browser(intake, "outreach")
+    offer = offer_for(intake, submit(outreach, csrf))
+    staff, _ = browser(intake, "provider")
+    intake.client.app.state.pages.live_seconds = 0.5  # type: ignore[attr-defined]
+    try:
+        with staff.stream("GET", "/provider/offers/live") as stream:
+            text = "".join(stream.iter_text())
+    finally:
+        intake.client.app.state.pages.live_seconds = 300  # type: ignore[attr-defined]
+    assert f'"id": "{offer}", "status": "open", "label": "Waiting for an answer"' in text
+    outsider, _ = browser(intake, "outreach")
+    assert outsider.get("/provider/offers/live").status_code == 403

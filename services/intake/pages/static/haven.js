@@ -22,19 +22,28 @@
     lastEscape = now;
   });
 
-  // Live statuses over server-sent events: rows and the status line update in place.
+  // Live statuses over server-sent events: every element marked data-status-of="<id>"
+  // shows the new label; a closed offer loses its answer form; a new open offer is
+  // announced (not inserted, so nobody loses a note they are typing).
   var live = document.querySelector("[data-live]");
   if (live && window.EventSource) {
     var source = new EventSource(live.getAttribute("data-live"));
     source.addEventListener("status", function (message) {
       var data = JSON.parse(message.data);
-      var cells = document.querySelectorAll(
-        '[data-referral="' + data.id + '"] .status, [data-referral-status="' + data.id + '"]');
+      var cells = document.querySelectorAll('[data-status-of="' + data.id + '"]');
+      var banner = document.getElementById(live.getAttribute("data-announce-new") || "");
+      if (!cells.length && banner && data.status === "open") { banner.hidden = false; }
       cells.forEach(function (cell) {
         if (cell.getAttribute("data-status") === data.status) { return; }
         cell.setAttribute("data-status", data.status);
         cell.textContent = data.label;
         cell.classList.add("updated");
+        var card = cell.closest("[data-offer-status]");
+        if (card) {
+          card.setAttribute("data-offer-status", data.status);
+          var form = card.querySelector("form.answer");
+          if (form && data.status !== "open") { form.hidden = true; }
+        }
       });
     });
   }
