@@ -5,7 +5,7 @@
 | on_referral_submitted | referral.submitted | outreach team, need, contact consent |
 | on_consent | consent.changes | contact consent given, revoked (cancels queued), erasure |
 | on_contact_terms | consent.contact_terms | keeps the sealed terms record (address, hours) |
-| on_offers | referral.offers | staff of the offered organization |
+| on_offers | referral.offers | staff of the offered organization; reminders before expiry |
 | on_status | referral.status | outreach workers; the survivor when a place is ready |
 | on_retries | notification.retries | the next attempt after a transient failure |
 | timer (1 s) | the log's held messages | survivor messages whose safe hours have come |
@@ -42,6 +42,7 @@ from shared.events import (
     Event,
     InboxMessagePosted,
     NotificationRetryScheduled,
+    OfferClosed,
     OfferMade,
     ReferralErased,
     ReferralStatusChanged,
@@ -151,6 +152,8 @@ def _wire_agents(app: faust.App, codec: RecordCodec, grants: GrantFollower,
     async def offers(envelope: Envelope) -> None:
         if isinstance(envelope.event, OfferMade):
             await handlers.offer_made(envelope.event, envelope.attributes.id)
+        elif isinstance(envelope.event, OfferClosed):
+            await handlers.offer_closed(envelope.event)
 
     async def status(envelope: Envelope) -> None:
         if isinstance(envelope.event, ReferralStatusChanged):

@@ -61,13 +61,19 @@ class Deliverer:
             return
         in_doubt = row is not None and row.state == "claimed"
         address: str | None = None
+        held = row is not None and row.state == "held"
+        if plan.audience != "survivor" and not in_doubt:
+            verdict = gate(plan, SurvivorConsent(), self.clock())
+            if verdict.action == "hold":
+                if not held:
+                    await self._settle(plan, "held", due_at=verdict.until)
+                return
         if plan.audience == "survivor":
             if in_doubt:
                 await self._fail(plan, "in_doubt", attempts=row.attempts if row else 0)
                 return
             consent, address = await self.consent_of(str(plan.referral_id))
-            ready = await self._survivor_ready(plan, consent, held=row is not None
-                                               and row.state == "held")
+            ready = await self._survivor_ready(plan, consent, held=held)
             if ready is None:
                 return
             plan = ready

@@ -18,12 +18,13 @@ from typing import Any
 from services.notifier import delivery_log as log
 from services.notifier.delivery import Deliverer
 from services.notifier.model import ContactHours, ReferralFacts, SurvivorConsent, SurvivorTerms
-from services.notifier.policy import OfferFacts, plan_offer, plan_status
+from services.notifier.policy import OfferFacts, expiring_reminders, plan_offer, plan_status
 from shared.events import (
     ConsentChanged,
     ContactTermsSet,
     NotificationDelivered,
     NotificationRetryScheduled,
+    OfferClosed,
     OfferMade,
     PlannedNotification,
     ReferralErased,
@@ -43,6 +44,7 @@ class Handlers:
     deliverer: Deliverer
     open_terms: OpenTerms
     link_base: str
+    wait_for_facts_s: float = 30.0
 
     @property
     def engine(self) -> Any:
@@ -92,19 +94,50 @@ class Handlers:
         await self._cancel_survivor(referral)
         log.forget_referral(self.engine, referral)
 
+    async def _facts_of(self, referral: str) -> log.ReferralRow | None:
+        """The referral's facts, waiting a little for its submission and contact terms.
+
+        They travel on other topics than offers and statuses, so they may not have
+        been read yet; planning without them would silently skip the outreach
+        worker and the survivor.
+        """
+        deadline = asyncio.get_running_loop().time() + self.wait_for_facts_s
+        while True:
+            facts = log.referral(self.engine, referral)
+            contact = log.contact(self.engine, referral)
+            terms_pending = contact is not None and contact.granted and not contact.terms_value
+            if (facts is not None and not terms_pending) or (
+                    asyncio.get_running_loop().time() > deadline):
+                return facts
+            await asyncio.sleep(0.05)
+
     async def offer_made(self, event: OfferMade, cause_id: str) -> None:
-        facts = log.referral(self.engine, str(event.referral_id))
+        facts = await self._facts_of(str(event.referral_id))
         plans = plan_offer(cause_id=cause_id, offer=OfferFacts(
             str(event.offer_id), str(event.referral_id), str(event.organization_id),
             event.expires_at), facts=_facts(facts), directory=self.deliverer.directory,
             link_base=self.link_base, now=self.deliverer.clock())
         await self._deliver_all(plans)
 
+    async def offer_closed(self, event: OfferClosed) -> None:
+        """A closed offer needs no reminder: cancel it, or mark it cancelled before it exists."""
+        endpoints = self.deliverer.directory.get(str(event.organization_id))
+        if endpoints is None:
+            return
+        ids = expiring_reminders(str(event.offer_id), endpoints)
+        for notification, channel in zip(ids, endpoints.channels(), strict=True):
+            row = log.get(self.engine, notification)
+            if row is None or row.state in ("held", "retrying"):
+                log.settle(self.engine, notification, "cancelled",
+                           referral_id=str(event.referral_id), audience="provider",
+                           channel=channel)
+
     async def status_changed(self, event: ReferralStatusChanged, cause_id: str) -> None:
         referral = str(event.referral_id)
+        facts = await self._facts_of(referral)
         consent, _ = await self.consent_of(referral)
         plans = plan_status(cause_id=cause_id, referral_id=referral, status=event.status.value,
-                            reason=event.reason, facts=_facts(log.referral(self.engine, referral)),
+                            reason=event.reason, facts=_facts(facts),
                             consent=consent, directory=self.deliverer.directory,
                             now=self.deliverer.clock())
         await self._deliver_all(plans)

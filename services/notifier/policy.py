@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from services.notifier.hours import next_allowed, within
@@ -30,6 +30,7 @@ from shared.events import PlannedNotification
 OUTREACH_TEMPLATES = {"offered": "outreach_offered", "placed": "outreach_accepted",
                       "waitlisted": "outreach_waitlisted", "returned": "outreach_no_match"}
 SURVIVOR_STATUSES = frozenset({"placed"})  # tell the person only when something is ready
+REMINDER_LEAD = timedelta(minutes=30)  # staff are reminded this long before an offer expires
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,26 @@ def plan_offer(*, cause_id: str, offer: OfferFacts, facts: ReferralFacts | None,
               "link": f"{link_base.rstrip('/')}/offers/{offer.offer_id}",
               "urgency": facts.urgency if facts else "", "needs": ", ".join(facts.needs)
               if facts else ""}
-    return _to_organization(cause_id, offer.referral_id, "provider", endpoints,
-                            "provider_offer", fields, now)
+    planned = _to_organization(cause_id, offer.referral_id, "provider", endpoints,
+                               "provider_offer", fields, now)
+    remind_at = offer.expires_at - min(REMINDER_LEAD, (offer.expires_at - now) / 4)
+    if remind_at > now:  # an offer that is almost gone already gets no reminder
+        planned += _to_organization(expiring_cause(offer.offer_id), offer.referral_id,
+                                    "provider", endpoints, "provider_offer_expiring", fields,
+                                    remind_at)
+    return planned
+
+
+def expiring_cause(offer_id: str) -> str:
+    """The reminder's cause is the offer itself, so closing the offer can find and cancel it."""
+    return f"offer:{offer_id}:expiring"
+
+
+def expiring_reminders(offer_id: str, organization: Endpoints) -> list[str]:
+    """Ids of the reminders an offer may have planned (to cancel them when it closes)."""
+    recipient = f"org:{organization.organization_id}"
+    return [notification_id(expiring_cause(offer_id), recipient, channel)
+            for channel in organization.channels()]
 
 
 def plan_status(*, cause_id: str, referral_id: str, status: str, reason: str,
@@ -106,7 +125,8 @@ def plan_survivor(*, cause_id: str, referral_id: str, consent: SurvivorConsent,
 def gate(notification: PlannedNotification, consent: SurvivorConsent, now: datetime) -> Gate:
     """Checked at the moment of sending: consent still given, same channel, safe hours."""
     if notification.audience != "survivor":
-        return Gate("send")
+        return Gate("send") if now >= notification.not_before else Gate(
+            "hold", notification.not_before)
     terms = consent.terms
     if not consent.allows_contact(now) or terms is None or terms.channel != notification.channel:
         return Gate("cancel")

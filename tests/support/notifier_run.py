@@ -137,8 +137,12 @@ class NotifierRun:
         if self.grants_started:
             self.intake_grants.stop()
 
-    def log_tail(self) -> str:
-        return self.worker.tail(60) if self.worker else ""
+    def log_tail(self, lines: int = 40) -> str:
+        """The worker's last log lines, without the noise of other runs' grants on the topic."""
+        if self.worker is None:
+            return ""
+        text = self.worker.log_file.read_text(errors="replace").splitlines()
+        return "\n".join([line for line in text if "grant refused" not in line][-lines:])
 
     # --- playing intake and matching -----------------------------------------------------
 

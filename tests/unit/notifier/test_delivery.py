@@ -27,6 +27,8 @@ from shared.events import (
     NotificationAlertRaised,
     NotificationDelivered,
     NotificationRetryScheduled,
+    OfferClosed,
+    OfferMade,
     ReferralStatusChanged,
     ReferralSubmitted,
 )
@@ -250,3 +252,60 @@ async def test_expiry_cancels_what_is_held_at_once(world: World) -> None:
     world.clock[0] = THREE_AM + timedelta(hours=7)
     await world.handlers.release_held()
     assert world.channels["sms"].sent == []
+
+
+@sync
+async def test_staff_are_reminded_once_before_expiry_unless_the_offer_closed(
+        world: World) -> None:
+    provider = "22222222-0000-0000-0000-000000000002"
+    world.handlers.deliverer.directory[provider] = Endpoints(  # type: ignore[index]
+        provider, "Shelter", email="staff@example.invalid", inbox=False)
+    referral = await submit(world, contact=False)
+    start = world.clock[0]
+    offers = [OfferMade(offer_id=uuid.uuid4(), referral_id=uuid.UUID(referral),
+                        organization_id=uuid.UUID(provider), service_id=uuid.uuid4(), rank=1,
+                        expires_at=start + timedelta(hours=2)) for _ in range(2)]
+    for index, offer in enumerate(offers):
+        await world.handlers.offer_made(offer, f"offer-event-{index}")
+    assert len(world.channels["email"].sent) == 2  # the two offers themselves
+    closed = offers[1]
+    await world.handlers.offer_closed(OfferClosed(
+        offer_id=closed.offer_id, referral_id=closed.referral_id,
+        organization_id=closed.organization_id, service_id=closed.service_id,
+        outcome="accepted", closed_at=start))
+    world.clock[0] = start + timedelta(minutes=89)
+    await world.handlers.release_held()
+    assert len(world.channels["email"].sent) == 2
+    world.clock[0] = start + timedelta(minutes=90)
+    await world.handlers.release_held()
+    await world.handlers.release_held()
+    reminders = world.channels["email"].sent[2:]
+    assert len(reminders) == 1 and "expires soon" in reminders[0].subject
+    assert str(offers[0].offer_id) in reminders[0].text
+
+
+@sync
+async def test_a_status_read_before_its_submission_waits_for_it(world: World) -> None:
+    referral = uuid.uuid4()
+    event = ReferralStatusChanged(referral_id=referral, status=ReferralStatus.PLACED,
+                                  reason="provider_accepted", changed_at=world.clock[0])
+
+    async def submission_arrives_late() -> None:
+        await asyncio.sleep(0.3)
+        await world.handlers.referral_submitted(ReferralSubmitted(
+            referral_id=referral, outreach_organization_id=uuid.UUID(OUTREACH),
+            submitted_at=world.clock[0], profile=MatchingProfile(
+                needs=[ServiceType.EMERGENCY_SHELTER], urgency=Urgency.TONIGHT, age_min=30,
+                age_max=30, region="utrecht"),
+            consents=[ConsentGrant(scope=ConsentScope.CONTACT_SURVIVOR, granted=True)]))
+        await asyncio.sleep(0.3)
+        terms = ContactTermsSet(referral_id=referral, channel="sms", address="+00 000000002",
+                                hours_start=time(0), hours_end=time(0),
+                                timezone="Europe/Amsterdam", set_at=world.clock[0])
+        world.terms[str(referral)] = terms
+        await world.handlers.terms_set(terms, str(referral).encode(), [])
+
+    await asyncio.gather(world.handlers.status_changed(event, "early-status"),
+                         submission_arrives_late())
+    assert len(world.channels["email"].sent) == 1  # the outreach worker
+    assert [m.address for m in world.channels["sms"].sent] == ["+00 000000002"]

@@ -167,3 +167,17 @@ def test_never_more_than_the_consent_allows(granted: bool, with_terms: bool, cha
         later = given_consent.with_decision(False, None) if revoke_after else given_consent
         verdict = gate(message, later, message.not_before)
         assert verdict.action == ("cancel" if revoke_after else "send")
+
+
+def test_staff_are_reminded_before_an_offer_expires() -> None:
+    for ttl, lead in ((timedelta(hours=2), timedelta(minutes=30)),
+                      (timedelta(minutes=20), timedelta(minutes=5))):
+        offer = OfferFacts(str(uuid.UUID(int=9)), REFERRAL, "provider-1", NOW + ttl)
+        planned = plan_offer(cause_id="offer-event", offer=offer, facts=FACTS,
+                             directory=DIRECTORY, link_base="https://h.example", now=NOW)
+        reminders = [p for p in planned if p.template == "provider_offer_expiring"]
+        assert {p.channel for p in reminders} == {"email", "inbox"}
+        assert {p.not_before for p in reminders} == {offer.expires_at - lead}
+        assert all(gate(p, SurvivorConsent(), NOW).action == "hold" for p in reminders)
+        assert all(gate(p, SurvivorConsent(), offer.expires_at - lead).action == "send"
+                   for p in reminders)
