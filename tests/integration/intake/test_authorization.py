@@ -55,7 +55,10 @@ def _call(intake: Intake, member_name: str, method: str, path: str, ids: dict[st
     url = _url(path, ids)
     bodies = {"/api/v1/referrals": referral_body(),
               "/api/v1/referrals/{referral_id}/consent": {"scope": "share_contact",
-                                                          "granted": False}}
+                                                          "granted": False},
+              "/api/v1/referrals/{referral_id}/choose": {"offer_id": ids["offer_id"]},
+              "/api/v1/referrals/{referral_id}/decline-placement": {
+                  "offer_id": ids["offer_id"], "reason": "other"}}
     member = intake.members[member_name]
     answer = intake.client.request(method, url, headers=member.headers, json=bodies.get(path))
     return answer.status_code
