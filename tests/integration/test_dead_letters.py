@@ -24,6 +24,7 @@ from shared.recipients import INTAKE
 from shared.records import OutgoingRecord, RecordCodec
 from shared.settings import KafkaSettings, RuntimeSettings
 from tests.support.kafka import end_offsets, header, raw_producer, read_until
+from tests.support.matching_run import isolated_matching_group
 from tests.support.processes import ServiceProcess
 
 
@@ -76,8 +77,11 @@ def test_matching_routes_bad_records_to_the_dlq_and_goes_on(
                                      runtime=RuntimeSettings(var_dir=tmp_path), kafka=kafka_broker)
     dlq_start = end_offsets(bootstrap, topics.REFERRAL_SUBMITTED.dead_letter)
     status_start = end_offsets(bootstrap, topics.REFERRAL_STATUS.name)
+    # A group of its own: the default one would first work through other tests' referrals.
     matching = ServiceProcess("services.matching", log_file=tmp_path / "matching.log",
-                              env={"HAVEN_VAR_DIR": str(tmp_path)})
+                              env={"HAVEN_VAR_DIR": str(tmp_path),
+                                   "HAVEN_MATCHING_APP_ID": isolated_matching_group(
+                                       kafka_broker)})
     try:
         matching.wait_for_log("Worker ready")
         probe = _valid_referral()

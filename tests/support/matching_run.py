@@ -64,6 +64,28 @@ def reached(records: list[IncomingRecord], ends: dict[int, int],
                if end > start.get(partition, 0))
 
 
+def isolated_matching_group(kafka: KafkaSettings) -> str:
+    """A consumer group (and table changelogs) of a test's own, starting at today's end."""
+    app_id = f"test-matching-{uuid.uuid4().hex[:8]}"
+    start_group_now(kafka, app_id)
+    return app_id
+
+
+def start_group_now(kafka: KafkaSettings, app_id: str) -> None:
+    """Commit today's end offsets for a new group: its workers skip other tests' history,
+    yet a restarted worker resumes from commits, never jumps ahead."""
+    ensure_topics(kafka, state_topics(app_id))
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, group_id=app_id,
+                             enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(spec.name, p) for spec in CONSUMED
+                      for p in consumer.partitions_for_topic(spec.name) or []]
+        ends = consumer.end_offsets(partitions)
+        consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
+    finally:
+        consumer.close()
+
+
 @dataclass
 class MatchingRun:
     var_dir: Path
@@ -74,7 +96,6 @@ class MatchingRun:
 
     def __post_init__(self) -> None:
         self.runtime = RuntimeSettings(var_dir=self.var_dir)
-        ensure_topics(self.kafka, state_topics(self.app_id))
         self.codec, _, self.grants = service_codec(INTAKE, source="/test/intake",
                                                    runtime=self.runtime, kafka=self.kafka,
                                                    reuse_grants=False)
@@ -87,17 +108,7 @@ class MatchingRun:
         self._start_group_now()
 
     def _start_group_now(self) -> None:
-        """Commit today's end offsets for the new group: the workers skip other tests'
-        history, yet a restarted worker resumes from commits, never jumps ahead."""
-        consumer = KafkaConsumer(bootstrap_servers=self.kafka.bootstrap_servers,
-                                 group_id=self.app_id, enable_auto_commit=False)
-        try:
-            partitions = [TopicPartition(spec.name, p) for spec in CONSUMED
-                          for p in consumer.partitions_for_topic(spec.name) or []]
-            ends = consumer.end_offsets(partitions)
-            consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
-        finally:
-            consumer.close()
+        start_group_now(self.kafka, self.app_id)
 
     # --- processes ----------------------------------------------------------------------
 
