@@ -39,6 +39,7 @@ from tests.support.browser import (
     tab_to,
     wait_until_published,
 )
+from tests.support.canary import every_file
 from tests.support.intake_process import IntakeUnderTest
 from tests.support.processes import ServiceProcess
 
@@ -73,7 +74,7 @@ def network(kafka_broker: KafkaSettings,
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                  args=["--no-sandbox"])
-            yield Network(intake, browser)
+            yield Network(intake, browser, var)
             browser.close()
     finally:
         for process in processes:
@@ -205,6 +206,8 @@ def test_referral_offer_acceptance_and_dashboard_in_a_real_browser(network: Netw
     expect(outreach.locator(".card")).to_contain_text("Accepted")
     shot(outreach, "outreach-referral-accepted")
     admin_counts(network)
+    leaks = [label for label, blob in every_file(network.var_dir) if CANARY.encode() in blob]
+    assert leaks == [], "the name typed in the browser is in no log or database in the clear"
 
 
 @pytest.mark.slow

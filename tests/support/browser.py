@@ -59,6 +59,7 @@ def ensure_chromium() -> None:
 class Network:
     intake: IntakeUnderTest
     browser: Browser
+    var_dir: Path
 
     @property
     def url(self) -> str:
