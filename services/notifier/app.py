@@ -71,19 +71,32 @@ def create_app(
     codec, _, grants = service_codec(NOTIFIER, source=f"/haven/{SERVICE}", runtime=runtime,
                                      kafka=kafka)
     (runtime.var_dir / "notifier").mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = delivery_log.open_log(settings.effective_database_url(runtime))
     subscriptions = Subscriptions.load(settings.effective_subscriptions_file(runtime))
-    session = _LazySession(settings.send_timeout_s)
+    emit, letter = _publishers(app, codec)
+    handlers_box: list[Handlers] = []
+    deliverer = Deliverer(
+        engine=delivery_log.open_log(settings.effective_database_url(runtime)),
+        channels=_channels(settings, subscriptions, emit), renderer=Renderer(),
+        directory=subscriptions.endpoints, publish=emit,
+        consent_of=lambda referral: handlers_box[0].consent_of(referral),
+        dead_letter=letter, retry_delays=settings.retry_delays_s)
+    handlers = Handlers(deliverer=deliverer, open_terms=_terms_opener(codec, grants),
+                        link_base=settings.public_base_url)
+    handlers_box.append(handlers)
+    _wire_agents(app, codec, grants, handlers)
+    return app
+
+
+Emit = Callable[[list[Event]], Awaitable[None]]
+
+
+def _publishers(app: faust.App, codec: RecordCodec) -> tuple[
+        Emit, Callable[[NotificationRetryScheduled, str], Awaitable[None]]]:
+    """Publishing events (acknowledged), and dead-lettering a notification that failed."""
 
     async def emit(events: list[Event]) -> None:
         records = [r for event in events for r in codec.encode_all(event)]
         await publish(app, *records, confirm=True)
-
-    async def post_inbox(message: Outgoing) -> None:
-        await emit([InboxMessagePosted(
-            notification_id=message.notification_id, referral_id=message.data["referral_id"],
-            organization_id=message.address, title=message.subject, body=message.text,
-            posted_at=delivery_log.now())])
 
     async def letter(event: NotificationRetryScheduled, reason: str) -> None:
         *grant_records, record = codec.encode_all(event)
@@ -94,81 +107,53 @@ def create_app(
                            RejectedRecord("delivery-failed", reason), consumer=SERVICE)
         await publish(app, copy, confirm=True)
 
-    channels: dict[str, ChannelPort] = {
+    return emit, letter
+
+
+def _channels(settings: NotifierSettings, subscriptions: Subscriptions,
+              emit: Emit) -> dict[str, ChannelPort]:
+    """The four adapters, configured; HTTP ones share one session made inside the loop."""
+    session = _LazySession(settings.send_timeout_s)
+
+    async def post_inbox(message: Outgoing) -> None:
+        await emit([InboxMessagePosted(
+            notification_id=message.notification_id, referral_id=message.data["referral_id"],
+            organization_id=message.address, title=message.subject, body=message.text,
+            posted_at=delivery_log.now())])
+
+    password, token = settings.smtp_password, settings.sms_gateway_token
+    return {
         "webhook": WebhookChannel(secrets=subscriptions.secret_for, session=session.get),
         "email": SmtpChannel(SmtpConfig(
             host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_sender,
-            username=settings.smtp_username, password=settings.smtp_password.get_secret_value()
-            if settings.smtp_password else None, starttls=settings.smtp_starttls,
-            timeout_s=settings.send_timeout_s)),
+            username=settings.smtp_username,
+            password=password.get_secret_value() if password else None,
+            starttls=settings.smtp_starttls, timeout_s=settings.send_timeout_s)),
         "sms": SmsGatewayChannel(
             url=settings.sms_gateway_url, username=settings.sms_gateway_username,
-            token=settings.sms_gateway_token.get_secret_value()
-            if settings.sms_gateway_token else None, session=session.get),
+            token=token.get_secret_value() if token else None, session=session.get),
         "inbox": InboxChannel(post_inbox),
     }
-    handlers_box: list[Handlers] = []
-    deliverer = Deliverer(engine=engine, channels=channels, renderer=Renderer(),
-                          directory=subscriptions.endpoints, publish=emit,
-                          consent_of=lambda referral: handlers_box[0].consent_of(referral),
-                          dead_letter=letter, retry_delays=settings.retry_delays_s)
-    handlers = Handlers(deliverer=deliverer, open_terms=_terms_opener(codec, grants),
-                        link_base=settings.public_base_url)
-    handlers_box.append(handlers)
-    _wire_agents(app, codec, grants, handlers)
-    return app
 
 
 def _wire_agents(app: faust.App, codec: RecordCodec, grants: GrantFollower,
                  handlers: Handlers) -> None:
-    def agent(spec: topics.TopicSpec, name: str,
-              handle: Callable[[Envelope], Awaitable[None]]) -> None:
+    """One five-line agent per input topic, all handing events to `_dispatch`."""
+    inputs = [(topics.REFERRAL_SUBMITTED, "on_referral_submitted"),
+              (topics.CONSENT_CHANGES, "on_consent"), (topics.CONTACT_TERMS, "on_contact_terms"),
+              (topics.REFERRAL_OFFERS, "on_offers"), (topics.REFERRAL_STATUS, "on_status"),
+              (topics.NOTIFICATION_RETRIES, "on_retries")]
+
+    def agent() -> Callable[[faust.StreamT[bytes]], Awaitable[None]]:
         async def run(stream: faust.StreamT[bytes]) -> None:
             async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE,
                                            grants=grants):
-                await handle(envelope)
+                await _dispatch(handlers, envelope)
 
-        app.agent(faust_topic(app, spec), name=name)(run)
+        return run
 
-    async def submitted(envelope: Envelope) -> None:
-        if isinstance(envelope.event, ReferralSubmitted):
-            await handlers.referral_submitted(envelope.event)
-
-    async def consent(envelope: Envelope) -> None:
-        if isinstance(envelope.event, ConsentChanged):
-            await handlers.consent_changed(envelope.event)
-        elif isinstance(envelope.event, ReferralErased):
-            await handlers.erased(envelope.event)
-
-    async def terms(envelope: Envelope) -> None:
-        current = faust.current_event()
-        if (isinstance(envelope.event, ContactTermsSet) and current is not None
-                and current.message.value is not None):
-            raw: Any = current.message.headers or []
-            pairs: list[tuple[str, bytes]] = list(raw.items() if isinstance(raw, dict) else raw)
-            headers = [(str(name), bytes(value)) for name, value in pairs]
-            await handlers.terms_set(envelope.event, current.message.value, headers)
-
-    async def offers(envelope: Envelope) -> None:
-        if isinstance(envelope.event, OfferMade):
-            await handlers.offer_made(envelope.event, envelope.attributes.id)
-        elif isinstance(envelope.event, OfferClosed):
-            await handlers.offer_closed(envelope.event)
-
-    async def status(envelope: Envelope) -> None:
-        if isinstance(envelope.event, ReferralStatusChanged):
-            await handlers.status_changed(envelope.event, envelope.attributes.id)
-
-    async def retries(envelope: Envelope) -> None:
-        if isinstance(envelope.event, NotificationRetryScheduled):
-            await handlers.retry_due(envelope.event)
-
-    agent(topics.REFERRAL_SUBMITTED, "on_referral_submitted", submitted)
-    agent(topics.CONSENT_CHANGES, "on_consent", consent)
-    agent(topics.CONTACT_TERMS, "on_contact_terms", terms)
-    agent(topics.REFERRAL_OFFERS, "on_offers", offers)
-    agent(topics.REFERRAL_STATUS, "on_status", status)
-    agent(topics.NOTIFICATION_RETRIES, "on_retries", retries)
+    for spec, name in inputs:
+        app.agent(faust_topic(app, spec), name=name)(agent())
 
     @app.task  # type: ignore[untyped-decorator]  # faust ships this one untyped
     async def follow_grants() -> None:
@@ -177,6 +162,38 @@ def _wire_agents(app: faust.App, codec: RecordCodec, grants: GrantFollower,
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def release_held() -> None:
         await handlers.release_held()
+
+
+async def _dispatch(handlers: Handlers, envelope: Envelope) -> None:
+    """The handler for each event type; types the notifier does not need are skipped."""
+    event, cause = envelope.event, envelope.attributes.id
+    if isinstance(event, ReferralSubmitted):
+        await handlers.referral_submitted(event)
+    elif isinstance(event, ConsentChanged):
+        await handlers.consent_changed(event)
+    elif isinstance(event, ReferralErased):
+        await handlers.erased(event)
+    elif isinstance(event, ContactTermsSet):
+        value, headers = _raw_record()
+        await handlers.terms_set(event, value, headers)
+    elif isinstance(event, OfferMade):
+        await handlers.offer_made(event, cause)
+    elif isinstance(event, OfferClosed):
+        await handlers.offer_closed(event)
+    elif isinstance(event, ReferralStatusChanged):
+        await handlers.status_changed(event, cause)
+    elif isinstance(event, NotificationRetryScheduled):
+        await handlers.retry_due(event)
+
+
+def _raw_record() -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The bytes and headers of the record being handled, to keep a sealed event as it came."""
+    current = faust.current_event()
+    if current is None or current.message.value is None:
+        raise RuntimeError("no current record")  # pragma: no cover - agents always have one
+    raw: Any = current.message.headers or []
+    pairs: list[tuple[str, bytes]] = list(raw.items() if isinstance(raw, dict) else raw)
+    return current.message.value, [(str(name), bytes(value)) for name, value in pairs]
 
 
 def _terms_opener(codec: RecordCodec, grants: GrantFollower
