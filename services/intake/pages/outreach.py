@@ -15,7 +15,9 @@ from services.intake import handlers
 from services.intake.consent import ConsentProblem
 from services.intake.handlers import Conflict, NotFound
 from services.intake.models import Role
+from services.intake.offers import handlers as offers
 from services.intake.pages import queries, referral_form
+from services.intake.pages.actions import run_use_case
 from services.intake.pages.live import stream_statuses
 from services.intake.pages.session import PageSession
 from services.intake.pages.web import (
@@ -26,8 +28,11 @@ from services.intake.pages.web import (
     render,
     role,
 )
+from services.intake.schemas import ConsentChange
+from shared.events.vocabulary import PersonDeclineReason
 
 router = APIRouter(prefix="/outreach", include_in_schema=False)
+CONSENT_SCOPES = ("share_profile", "share_contact", "contact_survivor")
 Outreach = Annotated[PageSession, Depends(role(Role.OUTREACH_WORKER))]
 
 
@@ -100,3 +105,59 @@ def referral_page(referral_id: str, request: Request, viewer: Outreach) -> Respo
         except NotFound as missing:
             raise PageError(404, str(missing)) from missing
     return render(request, "outreach/referral.html", detail, viewer=viewer)
+
+
+async def _with_the_person(request: Request, viewer: PageSession, referral_id: str
+                           ) -> tuple[uuid.UUID, referral_form.Fields]:
+    return parse_id(referral_id, "referral"), await form_of(request, viewer)
+
+
+@router.post("/referrals/{referral_id}/consent")
+async def withdraw_consent(referral_id: str, request: Request, viewer: Outreach) -> Response:
+    """The person withdrew one consent; every service hears of it within seconds."""
+    wanted, fields = await _with_the_person(request, viewer, referral_id)
+    scope = referral_form.one(fields, "scope")
+    if scope not in CONSENT_SCOPES:
+        raise PageError(422, "Choose which consent the person withdraws.")
+    change = ConsentChange.model_validate({"scope": scope, "granted": False})
+    await run_use_case(request, lambda session, now: handlers.change_consent(
+        session=session, ports=request.app.state.ports, principal=viewer.principal,
+        referral_id=wanted, change=change, now=now))
+    return redirect(f"/outreach/referrals/{wanted}")
+
+
+@router.post("/referrals/{referral_id}/erase")
+async def erase(referral_id: str, request: Request, viewer: Outreach) -> Response:
+    """Erase the person's data everywhere, once the worker confirmed it."""
+    wanted, fields = await _with_the_person(request, viewer, referral_id)
+    if "confirm" not in fields:
+        raise PageError(422, "Tick the box to confirm that the person's data must be erased.")
+
+    def shred(session: Session, now: datetime) -> None:
+        referral = handlers.own_referral(session, viewer.principal, wanted)
+        handlers.erase_referral(session=session, ports=request.app.state.ports,
+                                referral=referral, reason="requested", now=now)
+
+    await run_use_case(request, shred)
+    return redirect("/outreach/referrals")
+
+
+@router.post("/referrals/{referral_id}/choice")
+async def choice(referral_id: str, request: Request, viewer: Outreach) -> Response:
+    """Parallel offers: the person takes one accepted place, or says no to one."""
+    wanted, fields = await _with_the_person(request, viewer, referral_id)
+    offer_id = parse_id(referral_form.one(fields, "offer_id"), "offer")
+    ports = request.app.state.ports
+    if referral_form.one(fields, "decision") == "choose":
+        await run_use_case(request, lambda session, now: offers.choose(
+            session=session, ports=ports, principal=viewer.principal, referral_id=wanted,
+            offer_id=offer_id, now=now))
+        return redirect(f"/outreach/referrals/{wanted}")
+    try:
+        reason = PersonDeclineReason(referral_form.one(fields, "reason"))
+    except ValueError as error:
+        raise PageError(422, "Choose why the person does not want this place.") from error
+    await run_use_case(request, lambda session, now: offers.person_declines(
+        session=session, ports=ports, principal=viewer.principal, referral_id=wanted,
+        offer_id=offer_id, reason=reason, now=now))
+    return redirect(f"/outreach/referrals/{wanted}")

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 
 from services.intake.directory import handlers as directory
-from services.intake.directory.handlers import Forbidden, InvalidDirectoryData
 from services.intake.directory.schemas import CapacitySet
-from services.intake.handlers import Conflict, NotFound
 from services.intake.models import Role
 from services.intake.offers import handlers as offers
 from services.intake.pages import queries
+from services.intake.pages.actions import run_use_case
 from services.intake.pages.live import stream_statuses
 from services.intake.pages.referral_form import one
 from services.intake.pages.session import PageSession
@@ -26,7 +23,6 @@ from shared.events.vocabulary import DeclineReason
 
 router = APIRouter(prefix="/provider", include_in_schema=False)
 Staff = Annotated[PageSession, Depends(role(Role.PROVIDER_STAFF))]
-DOMAIN_ERRORS = {NotFound: 404, Forbidden: 403, Conflict: 409, InvalidDirectoryData: 422}
 
 
 def _stale_after(request: Request) -> timedelta:
@@ -40,20 +36,6 @@ def inbox(request: Request, viewer: Staff) -> Response:
                              datetime.now(UTC))
     return render(request, "provider/inbox.html",
                   {"offers": rows, "reasons": list(DeclineReason)}, viewer=viewer)
-
-
-async def _change(request: Request, change: Callable[[Session, datetime], object]) -> None:
-    """Run one use case in its own transaction; domain refusals become readable pages."""
-
-    def run() -> None:
-        with Session(request.app.state.engine) as session:
-            change(session, datetime.now(UTC))
-            session.commit()
-
-    try:
-        await run_in_threadpool(run)
-    except tuple(DOMAIN_ERRORS) as refused:
-        raise PageError(DOMAIN_ERRORS[type(refused)], str(refused)) from refused
 
 
 @router.get("/offers/live")
@@ -84,7 +66,7 @@ async def answer(offer_id: str, request: Request, viewer: Staff) -> Response:
     note = one(fields, "note")
     if len(note) > 1000:
         raise PageError(422, "Keep the note under 1000 characters.")
-    await _change(request, lambda session, now: offers.answer(
+    await run_use_case(request, lambda session, now: offers.answer(
         session=session, ports=request.app.state.ports, principal=viewer.principal,
         offer_id=wanted, accept=decision == "accept", reason=reason, note=note, now=now))
     return redirect(f"/provider/offers#offer-{wanted}")
@@ -105,7 +87,7 @@ async def set_capacity(service_id: str, request: Request, viewer: Staff) -> Resp
     fields = await form_of(request, viewer)
     ports = request.app.state.ports
     if one(fields, "action") == "confirm":
-        await _change(request, lambda session, now: directory.confirm_capacity(
+        await run_use_case(request, lambda session, now: directory.confirm_capacity(
             session=session, ports=ports, principal=viewer.principal, service_id=wanted,
             now=now))
         return redirect(f"/provider/capacity#service-{wanted}")
@@ -113,7 +95,7 @@ async def set_capacity(service_id: str, request: Request, viewer: Staff) -> Resp
     if not text.isdigit() or int(text) > 100_000:
         raise PageError(422, "Enter the number of open places as a whole number, 0 or more.")
     body = CapacitySet(available=int(text))
-    await _change(request, lambda session, now: directory.set_capacity(
+    await run_use_case(request, lambda session, now: directory.set_capacity(
         session=session, ports=ports, principal=viewer.principal, service_id=wanted,
         body=body, now=now))
     return redirect(f"/provider/capacity#service-{wanted}")

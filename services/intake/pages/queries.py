@@ -22,6 +22,7 @@ from services.intake.models import ConsentRecord, Organization, Referral, Timeli
 from services.intake.offers import handlers as offers
 from services.intake.offers.models import Offer
 from services.intake.vault import VaultError
+from shared.events.vocabulary import PersonDeclineReason
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def referral_detail(session: Session, ports: handlers.Ports, principal: Principa
                      for c in consents},
         "entered": _opened(session, ports, referral, "profile", referral.sealed_profile),
         "contact": _opened(session, ports, referral, "contact", referral.sealed_contact),
+        "person_reasons": [reason.value for reason in PersonDeclineReason],
     }
 
 
