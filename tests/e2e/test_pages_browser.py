@@ -28,6 +28,7 @@ from shared.topics import state_topics
 from tests.support.browser import (
     CHROMIUM,
     NEUTRAL,
+    NOTIFIER_CONSUMED,
     STAFF,
     STAFF_PASSWORD,
     Network,
@@ -61,6 +62,7 @@ def network(kafka_broker: KafkaSettings,
     intake.env |= {"HAVEN_MATCHING_APP_ID": matching_id, "HAVEN_NOTIFIER_APP_ID": notifier_id}
     ensure_topics(kafka_broker, state_topics(matching_id))
     group_starts_now(bootstrap, matching_id)
+    group_starts_now(bootstrap, notifier_id, NOTIFIER_CONSUMED)
     env = {"HAVEN_VAR_DIR": str(var), "HAVEN_KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     processes: list[ServiceProcess] = []
     try:

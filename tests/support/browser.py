@@ -26,14 +26,20 @@ from services.intake.directory import seed
 from services.intake.directory.schemas import CapacitySet, EligibilityIn, LocationIn, ServiceIn
 from services.intake.main import build_ports
 from services.intake.models import OrganizationKind, OutboxMessage, Role, User
+from shared import topics
 from shared.events.vocabulary import ServiceType
 from shared.identity import ensure_service_keys, private_store
 from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
+from shared.topics import TopicSpec
 from tests.support.intake import referral_body
 from tests.support.intake_process import IntakeUnderTest
-from tests.support.matching_run import CONSUMED
+from tests.support.matching_run import CONSUMED as MATCHING_CONSUMED
 from tests.support.processes import REPO_ROOT
 
+# What the notifier's Faust agents read (see tests/support/notifier_run.py).
+NOTIFIER_CONSUMED = (topics.REFERRAL_SUBMITTED, topics.CONSENT_CHANGES, topics.CONTACT_TERMS,
+                     topics.REFERRAL_OFFERS, topics.REFERRAL_STATUS,
+                     topics.NOTIFICATION_RETRIES)
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 NEUTRAL = "https://neutral.example/"
@@ -116,12 +122,13 @@ def seed_with_sight_provider(intake: IntakeUnderTest, runtime: RuntimeSettings) 
     engine.dispose()
 
 
-def group_starts_now(bootstrap: str, group: str) -> None:
+def group_starts_now(bootstrap: str, group: str,
+                     consumed: tuple[TopicSpec, ...] = MATCHING_CONSUMED) -> None:
     """A new consumer group starts at today's end offsets: other tests' history is skipped."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
                              enable_auto_commit=False)
     try:
-        partitions = [TopicPartition(spec.name, p) for spec in CONSUMED
+        partitions = [TopicPartition(spec.name, p) for spec in consumed
                       for p in consumer.partitions_for_topic(spec.name) or []]
         ends = consumer.end_offsets(partitions)
         consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
