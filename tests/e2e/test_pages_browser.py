@@ -210,6 +210,7 @@ def test_referral_offer_acceptance_and_dashboard_in_a_real_browser(network: Netw
     admin_counts(network)
     leaks = [label for label, blob in every_file(network.var_dir) if CANARY.encode() in blob]
     assert leaks == [], "the name typed in the browser is in no log or database in the clear"
+    assert network.console_errors == [], "no script error, no blocked resource (CSP)"
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,6 +66,7 @@ class Network:
     intake: IntakeUnderTest
     browser: Browser
     var_dir: Path
+    console_errors: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -77,6 +78,9 @@ class Network:
         context.route(f"{NEUTRAL}**", lambda route: route.fulfill(
             body="<title>Weather</title><p>Sunny</p>", content_type="text/html"))
         page = context.new_page()
+        page.on("console", lambda message: self.console_errors.append(message.text)
+                if message.type == "error" else None)
+        page.on("pageerror", lambda error: self.console_errors.append(str(error)))
         page.goto(f"{self.url}/sign-in")
         page.fill("#username", username)
         page.fill("#password", password)
