@@ -8,6 +8,7 @@
 | on_offers | referral.offers | staff of the offered organization; reminders before expiry |
 | on_status | referral.status | outreach workers; the survivor when a place is ready |
 | on_retries | notification.retries | the next attempt after a transient failure |
+| on_capacity_reminders | capacity.reminders | staff asked to confirm stale open places |
 | timer (1 s) | the log's held messages | survivor messages whose safe hours have come |
 """
 
@@ -37,6 +38,7 @@ from services.notifier.subscriptions import Subscriptions
 from shared import topics
 from shared.dead_letters import dead_letter
 from shared.events import (
+    CapacityConfirmationDue,
     ConsentChanged,
     ContactTermsSet,
     Event,
@@ -142,7 +144,8 @@ def _wire_agents(app: faust.App, codec: RecordCodec, grants: GrantFollower,
     inputs = [(topics.REFERRAL_SUBMITTED, "on_referral_submitted"),
               (topics.CONSENT_CHANGES, "on_consent"), (topics.CONTACT_TERMS, "on_contact_terms"),
               (topics.REFERRAL_OFFERS, "on_offers"), (topics.REFERRAL_STATUS, "on_status"),
-              (topics.NOTIFICATION_RETRIES, "on_retries")]
+              (topics.NOTIFICATION_RETRIES, "on_retries"),
+              (topics.CAPACITY_REMINDERS, "on_capacity_reminders")]
 
     def agent() -> Callable[[faust.StreamT[bytes]], Awaitable[None]]:
         async def run(stream: faust.StreamT[bytes]) -> None:
@@ -184,6 +187,8 @@ async def _dispatch(handlers: Handlers, envelope: Envelope) -> None:
         await handlers.status_changed(event, cause)
     elif isinstance(event, NotificationRetryScheduled):
         await handlers.retry_due(event)
+    elif isinstance(event, CapacityConfirmationDue):
+        await handlers.capacity_due(event, cause)
 
 
 def _raw_record() -> tuple[bytes, list[tuple[str, bytes]]]:

@@ -72,13 +72,13 @@ class Deliverer:
             if in_doubt:
                 await self._fail(plan, "in_doubt", attempts=row.attempts if row else 0)
                 return
-            consent, address = await self.consent_of(str(plan.referral_id))
+            consent, address = await self.consent_of(_referral(plan))
             ready = await self._survivor_ready(plan, consent, held=held)
             if ready is None:
                 return
             plan = ready
         claimed = log.claim(self.engine, notification_id=plan.notification_id,
-                            referral_id=str(plan.referral_id), audience=plan.audience,
+                            referral_id=_referral(plan), audience=plan.audience,
                             channel=plan.channel, resend_claimed=in_doubt)
         if claimed == "ours":
             await self._send(plan, address)
@@ -96,12 +96,12 @@ class Deliverer:
                 await self._settle(plan, "held", due_at=verdict.until)
             return None
         referrer = self._referrer(plan)
-        fresh = plan_survivor(cause_id=plan.cause_id, referral_id=str(plan.referral_id),
+        fresh = plan_survivor(cause_id=plan.cause_id, referral_id=_referral(plan),
                               consent=consent, referrer=referrer, now=now)
         return plan.model_copy(update={"fields": fresh.fields}) if fresh else None
 
     def _referrer(self, plan: PlannedNotification) -> Endpoints | None:
-        facts = log.referral(self.engine, str(plan.referral_id))
+        facts = log.referral(self.engine, _referral(plan))
         return self.directory.get(facts.outreach_organization_id) if facts else None
 
     async def _send(self, plan: PlannedNotification, address: str | None) -> None:
@@ -113,7 +113,7 @@ class Deliverer:
             await self.channels[plan.channel].send(Outgoing(
                 notification_id=plan.notification_id, channel=plan.channel, address=target,
                 subject=rendered.subject, text=rendered.text,
-                data={"referral_id": str(plan.referral_id), "event": plan.template,
+                data={"referral_id": _referral(plan), "event": plan.template,
                       "audience": plan.audience}))
         except Permanent as error:
             await self._fail(plan, error.reason)
@@ -137,10 +137,14 @@ class Deliverer:
             await self._fail(plan, reason, attempts=attempts)
             return
         due_at = self.clock() + timedelta(seconds=self.retry_delays[attempts - 1])
-        log.settle(self.engine, plan.notification_id, "retrying", due_at=due_at,
-                   plan=plan.model_dump_json())
         logger.info("notification will be retried", extra={
             "notification_id": plan.notification_id, "reason": reason, "attempt": attempts})
+        if plan.referral_id is None:  # retry records are sealed per referral: wait in the log
+            log.settle(self.engine, plan.notification_id, "held", due_at=due_at,
+                       plan=plan.model_dump_json())
+            return
+        log.settle(self.engine, plan.notification_id, "retrying", due_at=due_at,
+                   plan=plan.model_dump_json())
         await self.publish([NotificationRetryScheduled(
             referral_id=plan.referral_id, notification=plan, attempt=attempts, due_at=due_at)])
 
@@ -150,9 +154,10 @@ class Deliverer:
         log.settle(self.engine, plan.notification_id, state)
         logger.warning("notification not delivered", extra={
             "notification_id": plan.notification_id, "reason": reason})
-        await self.dead_letter(NotificationRetryScheduled(
-            referral_id=plan.referral_id, notification=plan, attempt=max(attempts, 1),
-            due_at=self.clock()), reason)
+        if plan.referral_id is not None:  # a dead letter is sealed per referral; the alert is not
+            await self.dead_letter(NotificationRetryScheduled(
+                referral_id=plan.referral_id, notification=plan, attempt=max(attempts, 1),
+                due_at=self.clock()), reason)
         await self.publish([NotificationAlertRaised(
             notification_id=plan.notification_id, referral_id=plan.referral_id,
             channel=plan.channel, reason=reason.replace("-", "_"), attempts=attempts,
@@ -164,7 +169,7 @@ class Deliverer:
         # A held survivor plan keeps no fields: they are made again from the terms at send time.
         kept = plan.model_copy(update={"fields": {}}) if plan.audience == "survivor" else plan
         log.settle(self.engine, plan.notification_id, state, due_at=due_at,
-                   plan=kept.model_dump_json(), referral_id=str(plan.referral_id),
+                   plan=kept.model_dump_json(), referral_id=_referral(plan),
                    audience=plan.audience, channel=plan.channel)
         await self._announce(plan, state)
 
@@ -174,3 +179,8 @@ class Deliverer:
             channel=plan.channel, outcome=OUTCOME[state],
             at=self.clock())])
         log.mark_announced(self.engine, plan.notification_id)
+
+
+def _referral(plan: PlannedNotification) -> str:
+    """The referral id as the log keeps it; empty for a notification about no referral."""
+    return "" if plan.referral_id is None else str(plan.referral_id)

@@ -18,8 +18,15 @@ from typing import Any
 from services.notifier import delivery_log as log
 from services.notifier.delivery import Deliverer
 from services.notifier.model import ContactHours, ReferralFacts, SurvivorConsent, SurvivorTerms
-from services.notifier.policy import OfferFacts, expiring_reminders, plan_offer, plan_status
+from services.notifier.policy import (
+    OfferFacts,
+    expiring_reminders,
+    plan_capacity_reminder,
+    plan_offer,
+    plan_status,
+)
 from shared.events import (
+    CapacityConfirmationDue,
     ConsentChanged,
     ContactTermsSet,
     NotificationDelivered,
@@ -131,6 +138,13 @@ class Handlers:
                 log.settle(self.engine, notification, "cancelled",
                            referral_id=str(event.referral_id), audience="provider",
                            channel=channel)
+
+    async def capacity_due(self, event: CapacityConfirmationDue, cause_id: str) -> None:
+        """Staff are asked to confirm open places that nobody confirmed for too long."""
+        await self._deliver_all(plan_capacity_reminder(
+            cause_id=cause_id, organization_id=str(event.organization_id),
+            confirmed_at=event.confirmed_at, directory=self.deliverer.directory,
+            link_base=self.link_base, now=self.deliverer.clock()))
 
     async def status_changed(self, event: ReferralStatusChanged, cause_id: str) -> None:
         referral = str(event.referral_id)

@@ -84,6 +84,23 @@ def expiring_reminders(offer_id: str, organization: Endpoints) -> list[str]:
             for channel in organization.channels()]
 
 
+def plan_capacity_reminder(*, cause_id: str, organization_id: str, confirmed_at: datetime,
+                           directory: Mapping[str, Endpoints], link_base: str,
+                           now: datetime) -> list[PlannedNotification]:
+    """Staff whose open places were not confirmed for too long: please confirm them.
+
+    About no referral, so not through the inbox (an inbox message is sealed per referral).
+    """
+    endpoints = directory.get(organization_id)
+    if endpoints is None:
+        return []
+    fields = {"organization": endpoints.name, "confirmed_at": confirmed_at.isoformat(),
+              "link": f"{link_base.rstrip('/')}/capacity"}
+    return [plan for plan in _to_organization(cause_id, None, "provider", endpoints,
+                                              "provider_capacity_reminder", fields, now)
+            if plan.channel != "inbox"]
+
+
 def plan_status(*, cause_id: str, referral_id: str, status: str, reason: str,
                 facts: ReferralFacts | None, consent: SurvivorConsent,
                 directory: Mapping[str, Endpoints], now: datetime
@@ -137,7 +154,8 @@ def gate(notification: PlannedNotification, consent: SurvivorConsent, now: datet
     return Gate("send")
 
 
-def _to_organization(cause_id: str, referral_id: str, audience: Literal["provider", "outreach"],
+def _to_organization(cause_id: str, referral_id: str | None,
+                     audience: Literal["provider", "outreach"],
                      endpoints: Endpoints, template: str, fields: dict[str, str],
                      now: datetime) -> list[PlannedNotification]:
     recipient = f"org:{endpoints.organization_id}"

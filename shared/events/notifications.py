@@ -53,7 +53,7 @@ class PlannedNotification(BaseModel):
 
     notification_id: str = Field(min_length=8, max_length=128)
     cause_id: str = Field(max_length=128)
-    referral_id: UUID
+    referral_id: UUID | None = None  # None: about no referral (a capacity reminder)
     audience: Audience
     recipient: str = Field(max_length=128)
     channel: Channel
@@ -87,7 +87,7 @@ class NotificationAlertRaised(Event):
     topic: ClassVar[topics.TopicSpec] = topics.NOTIFICATION_ALERTS
 
     notification_id: str = Field(min_length=8, max_length=128)
-    referral_id: UUID
+    referral_id: UUID | None = None
     channel: Channel
     reason: str = Field(max_length=64, pattern=r"^[a-z0-9_]+$")
     attempts: int = Field(ge=0)

@@ -23,6 +23,7 @@ from kafka.structs import OffsetAndMetadata
 from services.notifier.model import notification_id, survivor_recipient
 from shared import topics
 from shared.events import (
+    CapacityConfirmationDue,
     ConsentChanged,
     ConsentGrant,
     ContactTermsSet,
@@ -46,7 +47,8 @@ from tests.support.notifier_standins import HttpStandIn, SmtpStandIn
 from tests.support.processes import ServiceProcess
 
 CONSUMED = (topics.REFERRAL_SUBMITTED, topics.CONSENT_CHANGES, topics.CONTACT_TERMS,
-            topics.REFERRAL_OFFERS, topics.REFERRAL_STATUS, topics.NOTIFICATION_RETRIES)
+            topics.REFERRAL_OFFERS, topics.REFERRAL_STATUS, topics.NOTIFICATION_RETRIES,
+            topics.CAPACITY_REMINDERS)
 SECRET = "whsec-test-only-not-a-real-secret"
 
 
@@ -190,6 +192,16 @@ class NotifierRun:
             sms=[notification_id(placed, survivor_recipient(referral), "sms")],
             inbox=[notification_id(offer, provider, "inbox")],
             offered_at=offered_at)
+
+    def capacity_due(self) -> tuple[str, str]:
+        """Intake finds the provider's capacity stale: ids of the webhook and the mail due."""
+        now = datetime.now(UTC)
+        cause = self._send(CapacityConfirmationDue(
+            service_id=uuid.uuid4(), organization_id=uuid.UUID(self.provider),
+            confirmed_at=now - timedelta(days=2), due_since=now - timedelta(days=1)))
+        recipient = f"org:{self.provider}"
+        return (notification_id(cause, recipient, "webhook"),
+                notification_id(cause, recipient, "email"))
 
     def revoke(self, referral: str) -> None:
         self._send(ConsentChanged(

@@ -180,3 +180,18 @@ def test_transient_failures_retry_through_the_retry_topic_permanent_ones_dead_le
     assert why["haven_dlq_reason"] == "delivery-failed" and why["haven_dlq_detail"] == "http-400"
     assert letter.key == referral.encode()  # sealed like every referral event
     assert log_states(run)[outreach_hook][0] == "failed"
+
+
+def test_stale_capacity_reminds_the_provider_once_even_after_a_failed_attempt(
+        run: NotifierRun) -> None:
+    run.http.fail_by_path = {"/hook/provider": [503]}
+    run.start()
+    hook, mail = run.capacity_due()
+    run.flush()
+    assert wait_until(lambda: "accepted" in run.webhook_verdicts().get(hook, [])
+                      and mail in run.smtp.counts(), 60), run.log_tail()
+    time.sleep(1.5)
+    assert run.webhook_verdicts()[hook] == ["answered-503", "accepted"]
+    assert run.smtp.counts()[mail] == 1
+    [reminder] = [m for m in run.smtp.mails if m.message_id == mail]
+    assert reminder.to == "staff@example.invalid" and "/capacity" in reminder.text

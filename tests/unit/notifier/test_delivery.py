@@ -19,6 +19,7 @@ from services.notifier.handlers import Handlers
 from services.notifier.model import Channel, Endpoints, notification_id
 from services.notifier.rendering import Renderer
 from shared.events import (
+    CapacityConfirmationDue,
     ConsentChanged,
     ConsentGrant,
     ContactTermsSet,
@@ -309,3 +310,25 @@ async def test_a_status_read_before_its_submission_waits_for_it(world: World) ->
                          submission_arrives_late())
     assert len(world.channels["email"].sent) == 1  # the outreach worker
     assert [m.address for m in world.channels["sms"].sent] == ["+00 000000002"]
+
+
+@sync
+async def test_a_capacity_reminder_retries_through_the_log_and_alerts_when_it_gives_up(
+        world: World) -> None:
+    world.channels["email"].failures = [Transient("smtp-connection")]
+    world.channels["webhook"].failures = [Permanent("http-410")]
+    world.handlers.deliverer.directory[OUTREACH] = Endpoints(  # type: ignore[index]
+        OUTREACH, "Team", email="team@example.invalid", webhook_url="http://127.0.0.1:1/h")
+    await world.handlers.capacity_due(CapacityConfirmationDue(
+        service_id=uuid.uuid4(), organization_id=uuid.UUID(OUTREACH),
+        confirmed_at=world.clock[0] - timedelta(days=2),
+        due_since=world.clock[0] - timedelta(days=1)), "reminder-event")
+    assert world.of(NotificationRetryScheduled) == []  # sealed per referral: not for this one
+    world.clock[0] += timedelta(seconds=2)
+    assert await world.handlers.release_held() == 1
+    [mail] = world.channels["email"].sent
+    assert "confirm" in mail.subject.lower() and mail.text.endswith("/capacity")
+    [alert] = world.of(NotificationAlertRaised)
+    assert isinstance(alert, NotificationAlertRaised)
+    assert (alert.referral_id, alert.reason) == (None, "http_410")
+    assert world.letters == []

@@ -18,7 +18,13 @@ from services.notifier.model import (
     SurvivorTerms,
     notification_id,
 )
-from services.notifier.policy import OfferFacts, gate, plan_offer, plan_status
+from services.notifier.policy import (
+    OfferFacts,
+    gate,
+    plan_capacity_reminder,
+    plan_offer,
+    plan_status,
+)
 from services.notifier.rendering import STAFF_FIELDS, SURVIVOR_FIELDS
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # 13:00 in Amsterdam: inside 09-20
@@ -181,3 +187,18 @@ def test_staff_are_reminded_before_an_offer_expires() -> None:
         assert all(gate(p, SurvivorConsent(), NOW).action == "hold" for p in reminders)
         assert all(gate(p, SurvivorConsent(), offer.expires_at - lead).action == "send"
                    for p in reminders)
+
+
+def test_staff_are_asked_to_confirm_stale_capacity_outside_any_referral() -> None:
+    confirmed = NOW - timedelta(hours=30)
+    planned = plan_capacity_reminder(cause_id="reminder-event", organization_id="outreach-1",
+                                     confirmed_at=confirmed, directory=DIRECTORY,
+                                     link_base="https://h.example/", now=NOW)
+    assert {p.channel for p in planned} == {"webhook", "email"}  # no inbox: it is per referral
+    for message in planned:
+        assert message.referral_id is None and message.template == "provider_capacity_reminder"
+        assert set(message.fields) <= STAFF_FIELDS
+        assert message.fields["link"] == "https://h.example/capacity"
+        assert message.fields["confirmed_at"] == confirmed.isoformat()
+    assert plan_capacity_reminder(cause_id="x", organization_id="unknown", confirmed_at=NOW,
+                                  directory=DIRECTORY, link_base="", now=NOW) == []
