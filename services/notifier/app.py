@@ -75,10 +75,16 @@ def create_app(
     (runtime.var_dir / "notifier").mkdir(parents=True, exist_ok=True, mode=0o700)
     subscriptions = Subscriptions.load(settings.effective_subscriptions_file(runtime))
     emit, letter = _publishers(app, codec)
+    session = _LazySession(settings.send_timeout_s)
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode types a sync receiver
+    async def close_session(sender: Any, *_: Any, signal: Any, **__: Any) -> None:
+        await session.close()
+
     handlers_box: list[Handlers] = []
     deliverer = Deliverer(
         engine=delivery_log.open_log(settings.effective_database_url(runtime)),
-        channels=_channels(settings, subscriptions, emit), renderer=Renderer(),
+        channels=_channels(settings, subscriptions, emit, session), renderer=Renderer(),
         directory=subscriptions.endpoints, publish=emit,
         consent_of=lambda referral: handlers_box[0].consent_of(referral),
         dead_letter=letter, retry_delays=settings.retry_delays_s)
@@ -112,10 +118,9 @@ def _publishers(app: faust.App, codec: RecordCodec) -> tuple[
     return emit, letter
 
 
-def _channels(settings: NotifierSettings, subscriptions: Subscriptions,
-              emit: Emit) -> dict[str, ChannelPort]:
+def _channels(settings: NotifierSettings, subscriptions: Subscriptions, emit: Emit,
+              session: _LazySession) -> dict[str, ChannelPort]:
     """The four adapters, configured; HTTP ones share one session made inside the loop."""
-    session = _LazySession(settings.send_timeout_s)
 
     async def post_inbox(message: Outgoing) -> None:
         await emit([InboxMessagePosted(
@@ -234,3 +239,7 @@ class _LazySession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
