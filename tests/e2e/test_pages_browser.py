@@ -239,4 +239,8 @@ def test_sign_in_page_screenshot(network: Network) -> None:
     shot(page, "sign-in")
     page.goto(f"{network.url}/outreach/referrals/new")
     expect(page.get_by_role("alert")).to_contain_text("Please sign in")
+    page.fill("#username", "outreach-groningen")  # straight from the page that asked
+    page.fill("#password", seed.OUTREACH_PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{network.url}/outreach/referrals")
     assert httpx.get(f"{network.url}/sign-in").headers["cache-control"] == "no-store"

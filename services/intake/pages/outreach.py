@@ -118,7 +118,7 @@ async def withdraw_consent(referral_id: str, request: Request, viewer: Outreach)
     wanted, fields = await _with_the_person(request, viewer, referral_id)
     scope = referral_form.one(fields, "scope")
     if scope not in CONSENT_SCOPES:
-        raise PageError(422, "Choose which consent the person withdraws.")
+        raise PageError(422, key="choose_scope")
     change = ConsentChange.model_validate({"scope": scope, "granted": False})
     await run_use_case(request, lambda session, now: handlers.change_consent(
         session=session, ports=request.app.state.ports, principal=viewer.principal,
@@ -131,7 +131,7 @@ async def erase(referral_id: str, request: Request, viewer: Outreach) -> Respons
     """Erase the person's data everywhere, once the worker confirmed it."""
     wanted, fields = await _with_the_person(request, viewer, referral_id)
     if "confirm" not in fields:
-        raise PageError(422, "Tick the box to confirm that the person's data must be erased.")
+        raise PageError(422, key="confirm_erasure")
 
     def shred(session: Session, now: datetime) -> None:
         referral = handlers.own_referral(session, viewer.principal, wanted)
@@ -156,7 +156,7 @@ async def choice(referral_id: str, request: Request, viewer: Outreach) -> Respon
     try:
         reason = PersonDeclineReason(referral_form.one(fields, "reason"))
     except ValueError as error:
-        raise PageError(422, "Choose why the person does not want this place.") from error
+        raise PageError(422, key="person_reason") from error
     await run_use_case(request, lambda session, now: offers.person_declines(
         session=session, ports=ports, principal=viewer.principal, referral_id=wanted,
         offer_id=offer_id, reason=reason, now=now))

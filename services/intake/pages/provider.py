@@ -56,16 +56,16 @@ async def answer(offer_id: str, request: Request, viewer: Staff) -> Response:
     fields = await form_of(request, viewer)
     decision = one(fields, "decision")
     if decision not in {"accept", "decline"}:
-        raise PageError(422, "Choose Accept or Decline.")
+        raise PageError(422, key="accept_or_decline")
     reason = None
     if decision == "decline":
         try:
             reason = DeclineReason(one(fields, "reason"))
         except ValueError as error:
-            raise PageError(422, "Choose a reason for declining from the list.") from error
+            raise PageError(422, key="decline_reason") from error
     note = one(fields, "note")
     if len(note) > 1000:
-        raise PageError(422, "Keep the note under 1000 characters.")
+        raise PageError(422, key="note_too_long")
     await run_use_case(request, lambda session, now: offers.answer(
         session=session, ports=request.app.state.ports, principal=viewer.principal,
         offer_id=wanted, accept=decision == "accept", reason=reason, note=note, now=now))
@@ -93,7 +93,7 @@ async def set_capacity(service_id: str, request: Request, viewer: Staff) -> Resp
         return redirect(f"/provider/capacity#service-{wanted}")
     text = one(fields, "available")
     if not text.isdigit() or int(text) > 100_000:
-        raise PageError(422, "Enter the number of open places as a whole number, 0 or more.")
+        raise PageError(422, key="places_number")
     body = CapacitySet(available=int(text))
     await run_use_case(request, lambda session, now: directory.set_capacity(
         session=session, ports=ports, principal=viewer.principal, service_id=wanted,

@@ -28,7 +28,8 @@ _TYPE = "page-session"
 
 
 class SessionExpired(Exception):
-    """No valid session: the person must sign in (again)."""
+    """No valid session: the person must sign in (again). The message is a key of
+    templates/messages.html."""
 
 
 @dataclass(frozen=True)
@@ -64,19 +65,18 @@ def encode(session: PageSession, *, secret: str, now: datetime | None = None) ->
 def decode(value: str | None, *, secret: str) -> PageSession:
     """The session in the cookie, or SessionExpired (missing, forged, expired)."""
     if not value:
-        raise SessionExpired("Please sign in.")
+        raise SessionExpired("sign_in")
     try:
         claims = jwt.decode(value, secret, algorithms=[_ALGORITHM],
                             options={"require": ["exp", "sub", "org", "role", "csrf", "auth"]})
         if claims.get("typ") != _TYPE:
-            raise SessionExpired("Please sign in.")
+            raise SessionExpired("sign_in")
         principal = Principal(subject=uuid.UUID(claims["sub"]),
                               organization_id=uuid.UUID(claims["org"]),
                               role=Role(claims["role"]))
         return PageSession(principal, str(claims.get("name", "")), str(claims["csrf"]),
                            datetime.fromtimestamp(int(claims["auth"]), UTC))
     except jwt.ExpiredSignatureError as error:
-        raise SessionExpired("Your session has ended (after 30 minutes without activity, or "
-                             "at the end of the day). Please sign in again.") from error
+        raise SessionExpired("session_ended") from error
     except (jwt.InvalidTokenError, ValueError, KeyError) as error:
-        raise SessionExpired("Please sign in.") from error
+        raise SessionExpired("sign_in") from error

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -16,18 +15,17 @@ from services.intake.models import User
 from services.intake.pages import session as cookie
 from services.intake.pages.web import (
     HOME,
+    PRE_SESSION,
     PageError,
     Viewer,
     form_of,
     redirect,
     render,
     set_cookie,
+    sign_in_form,
 )
 
 router = APIRouter(include_in_schema=False)
-# Before anyone is signed in, the form's CSRF token is checked against this cookie
-# (double submit), so another site cannot sign a browser into someone else's account.
-PRE_SESSION = "haven_presession"
 
 
 @router.get("/")
@@ -43,11 +41,7 @@ def home(request: Request) -> Response:
 
 @router.get("/sign-in")
 def sign_in_page(request: Request) -> Response:
-    token = secrets.token_urlsafe(24)
-    page = render(request, "sign_in.html", {"csrf": token})
-    page.set_cookie(PRE_SESSION, token, max_age=1800, httponly=True, samesite="strict",
-                    path="/sign-in")
-    return page
+    return sign_in_form(request, {})
 
 
 @router.post("/sign-in")
@@ -61,7 +55,7 @@ def sign_in(
     """The same checks as POST /api/v1/auth/token; the answer is a session cookie."""
     expected = request.cookies.get(PRE_SESSION, "")
     if not expected or not hmac.compare_digest(expected, csrf):
-        raise PageError(403, "The sign-in form expired. Reload the page and try again.")
+        raise PageError(403, key="sign_in_expired")
     with Session(request.app.state.engine) as db:
         try:
             token = api_sign_in(request, db, username, password, totp or None)

@@ -7,6 +7,7 @@ so nothing personal stays in the browser's cache or its back/forward history.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,16 +34,20 @@ SAFE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
                                "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
 }
+PRE_SESSION = "haven_presession"
 HOME = {Role.OUTREACH_WORKER: "/outreach/referrals", Role.PROVIDER_STAFF: "/provider/offers",
         Role.NETWORK_ADMIN: "/admin"}
 
 
 class PageError(Exception):
-    """A problem to show as a page: status code and a message the person can act on."""
+    """A problem to show as a page, with a status code and either a key of
+    templates/messages.html (the pages' own words) or a domain message as it is."""
 
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
+    def __init__(self, status_code: int, message: str = "", *, key: str = "",
+                 detail: str = "") -> None:
+        super().__init__(message or key)
+        self.status_code, self.message, self.key, self.detail = (status_code, message, key,
+                                                                 detail)
 
 
 def settings(request: Request) -> PagesSettings:
@@ -56,13 +61,12 @@ def _viewer(request: Request) -> PageSession:
         viewer = cookie.decode(request.cookies.get(cookie.COOKIE),
                                secret=request.app.state.token_secret)
     except SessionExpired as error:
-        raise PageError(401, str(error)) from error
+        raise PageError(401, key=str(error)) from error
     with Session(request.app.state.engine) as session:
         user = session.get(User, viewer.principal.subject)
         if (user is None or not user.active or user.role is not viewer.principal.role
                 or user.organization_id != viewer.principal.organization_id):
-            raise PageError(401, "Your account was changed or switched off. Please sign in "
-                                 "again, or ask your network admin.")
+            raise PageError(401, key="account_changed")
     return viewer
 
 
@@ -74,7 +78,7 @@ def role(wanted: Role) -> Callable[[PageSession], PageSession]:
 
     def check(viewer: Viewer) -> PageSession:
         if viewer.principal.role is not wanted:
-            raise PageError(403, "This page is for another role. Use the menu to go to yours.")
+            raise PageError(403, key="other_role")
         return viewer
 
     return check
@@ -88,8 +92,7 @@ async def form_of(request: Request, viewer: PageSession) -> dict[str, list[str]]
         if isinstance(value, str):
             fields.setdefault(key, []).append(value)
     if not viewer.csrf_ok((fields.get("csrf") or [""])[0]):
-        raise PageError(403, "This form was open too long or came from elsewhere. "
-                             "Reload the page and send it again.")
+        raise PageError(403, key="stale_form")
     return fields
 
 
@@ -98,7 +101,7 @@ def parse_id(value: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError as error:
-        raise PageError(404, f"There is no {what} at this address.") from error
+        raise PageError(404, key="no_such", detail=what) from error
 
 
 def render(request: Request, template: str, context: dict[str, Any], *,
@@ -122,6 +125,17 @@ def set_cookie(request: Request, response: Response, viewer: PageSession) -> Non
                         samesite="strict", secure=bool(secure), path="/")
 
 
+def sign_in_form(request: Request, context: dict[str, Any],
+                 status_code: int = 200) -> HTMLResponse:
+    """The sign-in page with a fresh CSRF token, also checked against a cookie (double
+    submit), so another site cannot sign a browser into someone else's account."""
+    token = secrets.token_urlsafe(24)
+    page = render(request, "sign_in.html", {**context, "csrf": token}, status_code=status_code)
+    page.set_cookie(PRE_SESSION, token, max_age=1800, httponly=True, samesite="strict",
+                    path="/sign-in")
+    return page
+
+
 def redirect(location: str) -> RedirectResponse:
     """After a successful post: 303 so a reload never sends the form twice."""
     return RedirectResponse(location, status_code=303, headers=SAFE_HEADERS)
@@ -130,9 +144,9 @@ def redirect(location: str) -> RedirectResponse:
 def error_page(request: Request, error: Exception) -> Response:
     """PageError as HTML; 401 sends the person to the sign-in page with the reason."""
     assert isinstance(error, PageError)
+    said = {"message": error.message, "key": error.key, "detail": error.detail}
     if error.status_code == 401:
-        page = render(request, "sign_in.html", {"message": str(error)}, status_code=401)
+        page = sign_in_form(request, said, status_code=401)
         page.delete_cookie(cookie.COOKIE, path="/")
         return page
-    return render(request, "error.html", {"message": str(error)},
-                  status_code=error.status_code)
+    return render(request, "error.html", said, status_code=error.status_code)

@@ -187,3 +187,15 @@ def test_a_switched_off_account_loses_its_session_and_days_end(intake: Intake) -
     fresh_click = page_session.encode(day, secret=intake.client.app.state.token_secret)  # type: ignore[attr-defined]
     with pytest.raises(page_session.SessionExpired):
         page_session.decode(fresh_click, secret=intake.client.app.state.token_secret)  # type: ignore[attr-defined]
+
+
+def test_one_can_sign_in_straight_from_the_page_that_asked_for_it(intake: Intake) -> None:
+    client = TestClient(intake.client.app, raise_server_exceptions=False)
+    asked = client.get("/provider/offers")
+    assert asked.status_code == 401 and "Please sign in." in asked.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', asked.text)
+    assert csrf is not None and csrf.group(1)
+    signed = client.post("/sign-in", follow_redirects=False, data={
+        "username": intake.members["provider"].username, "password": PASSWORD,
+        "csrf": csrf.group(1)})
+    assert signed.status_code == 303 and signed.headers["location"] == "/provider/offers"
