@@ -242,5 +242,5 @@ def test_sign_in_page_screenshot(network: Network) -> None:
     page.fill("#username", "outreach-groningen")  # straight from the page that asked
     page.fill("#password", seed.OUTREACH_PASSWORD)
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{network.url}/outreach/referrals")
+    page.wait_for_url(f"{network.url}/outreach/referrals/new")  # the page first asked for
     assert httpx.get(f"{network.url}/sign-in").headers["cache-control"] == "no-store"

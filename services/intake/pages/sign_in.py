@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -45,31 +45,39 @@ def sign_in_page(request: Request) -> Response:
 
 
 @router.post("/sign-in")
-def sign_in(
-    request: Request,
-    username: Annotated[str, Form(max_length=120)] = "",
-    password: Annotated[str, Form(max_length=200)] = "",
-    totp: Annotated[str | None, Form(max_length=10)] = None,
-    csrf: Annotated[str, Form(max_length=100)] = "",
-) -> Response:
-    """The same checks as POST /api/v1/auth/token; the answer is a session cookie."""
+async def sign_in(request: Request) -> Response:
+    """The same checks as POST /api/v1/auth/token; the answer is a session cookie and the
+    page the person first asked for (or their role's start page)."""
+    form = await request.form()
+    fields = {key: value if isinstance(value, str) else "" for key, value in form.items()}
     expected = request.cookies.get(PRE_SESSION, "")
-    if not expected or not hmac.compare_digest(expected, csrf):
+    if not expected or not hmac.compare_digest(expected, fields.get("csrf", "")):
         raise PageError(403, key="sign_in_expired")
+    username, then = fields.get("username", "")[:120], _local(fields.get("next", ""))
     with Session(request.app.state.engine) as db:
         try:
-            token = api_sign_in(request, db, username, password, totp or None)
+            token = await run_in_threadpool(
+                api_sign_in, request, db, username, fields.get("password", "")[:200],
+                fields.get("totp", "")[:10] or None)
         except HTTPException as refused:
-            return render(request, "sign_in.html", {"csrf": csrf, "message": refused.detail,
-                                                    "username": username}, status_code=401)
+            return render(request, "sign_in.html", {
+                "csrf": expected, "message": refused.detail, "username": username,
+                "next": then}, status_code=401)
         principal = read_token(token.access_token, secret=request.app.state.token_secret)
         user = db.get(User, principal.subject)
         name = user.display_name if user else ""
     viewer = cookie.new_session(principal, name)
-    answer = redirect(HOME[principal.role])
+    answer = redirect(then or HOME[principal.role])
     set_cookie(request, answer, viewer)
     answer.delete_cookie(PRE_SESSION, path="/sign-in")
     return answer
+
+
+def _local(path: str) -> str:
+    """Only a path on this site (never another host) may follow the sign-in."""
+    if path.startswith("/") and not path.startswith(("//", "/\\")) and len(path) < 300:
+        return path
+    return ""
 
 
 @router.post("/sign-out")

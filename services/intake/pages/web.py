@@ -146,7 +146,8 @@ def error_page(request: Request, error: Exception) -> Response:
     assert isinstance(error, PageError)
     said = {"message": error.message, "key": error.key, "detail": error.detail}
     if error.status_code == 401:
-        page = sign_in_form(request, said, status_code=401)
+        asked = request.url.path if request.method == "GET" else ""
+        page = sign_in_form(request, {**said, "next": asked}, status_code=401)
         page.delete_cookie(cookie.COOKIE, path="/")
         return page
     return render(request, "error.html", said, status_code=error.status_code)

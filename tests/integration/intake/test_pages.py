@@ -191,11 +191,21 @@ def test_a_switched_off_account_loses_its_session_and_days_end(intake: Intake) -
 
 def test_one_can_sign_in_straight_from_the_page_that_asked_for_it(intake: Intake) -> None:
     client = TestClient(intake.client.app, raise_server_exceptions=False)
-    asked = client.get("/provider/offers")
+    asked = client.get("/provider/capacity")
     assert asked.status_code == 401 and "Please sign in." in asked.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', asked.text)
     assert csrf is not None and csrf.group(1)
-    signed = client.post("/sign-in", follow_redirects=False, data={
-        "username": intake.members["provider"].username, "password": PASSWORD,
-        "csrf": csrf.group(1)})
-    assert signed.status_code == 303 and signed.headers["location"] == "/provider/offers"
+    assert 'name="next" value="/provider/capacity"' in asked.text
+    member = {"username": intake.members["provider"].username, "password": PASSWORD,
+              "csrf": csrf.group(1)}
+    too_long = client.post("/sign-in", data={**member, "username": "x" * 5000})
+    assert too_long.status_code == 401 and "Wrong username or password" in too_long.text
+    signed = client.post("/sign-in", follow_redirects=False,
+                         data={**member, "next": "/provider/capacity"})
+    assert signed.status_code == 303 and signed.headers["location"] == "/provider/capacity"
+    other = TestClient(intake.client.app, raise_server_exceptions=False)
+    fresh = re.search(r'name="csrf" value="([^"]+)"', other.get("/sign-in").text)
+    assert fresh is not None
+    elsewhere = other.post("/sign-in", follow_redirects=False, data={
+        **member, "csrf": fresh.group(1), "next": "//elsewhere.example/"})
+    assert elsewhere.headers["location"] == "/provider/offers", "never to another site"
