@@ -37,6 +37,7 @@ class GrantFollower:
         self._refused: set[tuple[str, bytes]] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._caught_up = threading.Event()
         self._thread = threading.Thread(target=self._run, name="grant-follower", daemon=True)
 
     def start(self) -> None:
@@ -71,6 +72,17 @@ class GrantFollower:
             await asyncio.sleep(0.02)
         return True
 
+    async def caught_up(self, timeout_s: float = 120.0) -> bool:
+        """Wait until the topic has been read up to where it ended at start.
+
+        A consumer that starts handling events before then would wait for grants
+        the follower simply has not reached yet, and give up on them as erased.
+        """
+        deadline = time.monotonic() + timeout_s
+        while not self._caught_up.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return self._caught_up.is_set()
+
     def grant_record_keys(self, referral: str) -> list[bytes]:
         """Every live grant record key of a referral, for whoever erases it."""
         with self._lock:
@@ -93,10 +105,14 @@ class GrantFollower:
                           consumer.partitions_for_topic(topics.REFERRAL_KEYS.name) or []]
             consumer.assign(partitions)
             consumer.seek_to_beginning(*partitions)
+            ends = consumer.end_offsets(partitions)
             while not self._stop.is_set():
                 for batch in consumer.poll(timeout_ms=200).values():
                     for message in batch:
                         self._take(message.key or b"", message.value)
+                if not self._caught_up.is_set() and all(
+                        consumer.position(tp) >= end for tp, end in ends.items()):
+                    self._caught_up.set()
         finally:
             consumer.close()
 

@@ -71,13 +71,15 @@ async def verified(
     """Yield the events that verify and decode; dead-letter the others with their reason.
 
     A sealed event can overtake its grant (they travel on different topics), so
-    with a grant follower the loop waits a few seconds for the grant first.
+    with a grant follower the loop waits until the follower has read the grants
+    published before it started, then a few seconds more for this event's grant.
     """
     async for event in stream.events():
         record = _incoming(event)
         if grants is not None:
             referral, needed = needed_grants(record.value, record.headers, grants.owner)
             if needed:
+                await grants.caught_up()  # until then, a missing grant is just not read yet
                 await grants.await_for(referral, needed)
         try:
             yield codec.decode(record)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -63,6 +64,8 @@ from shared.streams import create_faust_app, faust_topic, publish, store, verifi
 SERVICE = "matching"
 PARTITIONS = list(range(topics.REFERRAL_SUBMITTED.partitions))
 log = logging.getLogger("haven.matching")
+# Longer than capacity.reservations keeps records (14 days): older repeats cannot arrive.
+LEDGER_MEMORY = timedelta(days=15)
 
 
 def policy_from(settings: MatchingSettings) -> MatchingPolicy:
@@ -224,29 +227,34 @@ def create_app(
             ledger = Ledger() if raw is None else load_ledger(raw)
             ledger.hold_limit = settings.max_open_offers_per_service
             decisions = _apply_to_ledger(ledger, event, now)
+            ledger.forget(before=now - LEDGER_MEMORY)
             await emit([HoldDecided(referral_id=d.referral_id, service_id=service_id,
                                     offer_id=d.offer_id, outcome=d.outcome, reason=d.reason,
                                     decided_at=now) for d in decisions], envelope.attributes)
             await store(app, ledgers, key, dump_ledger(ledger))
 
-    dispatched: set[tuple[Any, datetime]] = set()
+    dispatched: set[tuple[bytes, datetime]] = set()
+    next_due: dict[bytes, tuple[bytes, datetime | None]] = {}  # key -> (value, its deadline)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def watch_deadlines() -> None:
         """Cases on this worker's own partitions with something due get a DeadlineReached
-        (once per deadline here; the case itself ignores a repeat)."""
+        (once per deadline here; the case itself ignores a repeat). A case is parsed again
+        only when its stored value changed, so idle cases cost a lookup per second."""
         actives = app.assignor.assigned_actives()
         now = datetime.now(UTC)
         for key, raw in list(cases.items()):
+            known = next_due.get(key)
+            if known is None or known[0] is not raw:
+                known = next_due[key] = (raw, load_case(raw).next_deadline(policy))
+            due = known[1]
+            if due is None or due > now or (key, due) in dispatched:
+                continue
             partition = referral_partitioner(key, PARTITIONS, [])
             if TP(topics.REFERRAL_SUBMITTED.name, partition) not in actives:
                 continue
-            case = load_case(raw)
-            due = case.next_deadline(policy)
-            if due is None or due > now or (case.referral_id, due) in dispatched:
-                continue
-            dispatched.add((case.referral_id, due))
-            await emit_plain(codec, app, DeadlineReached(referral_id=case.referral_id,
+            dispatched.add((key, due))
+            await emit_plain(codec, app, DeadlineReached(referral_id=uuid.UUID(key.decode()),
                                                          due_at=due, at=now))
 
     return app
@@ -281,7 +289,7 @@ def _apply_to_ledger(ledger: Ledger, event: Event, now: datetime) -> list[Decisi
         return ledger.request(Waiting(event.offer_id, event.referral_id, event.urgency,
                                       event.waiting_since), join_waitlist=event.join_waitlist)
     if isinstance(event, HoldReleased):
-        return ledger.release(event.offer_id)
+        return ledger.release(event.offer_id, at=now)
     if isinstance(event, PlacementConfirmed):
         return ledger.place(event.offer_id, event.placed_at)
     if isinstance(event, CapacityObserved):

@@ -56,6 +56,7 @@ class Ledger:
     waitlist: list[Waiting] = field(default_factory=list)
     decided: dict[UUID, Outcome] = field(default_factory=dict)      # offer -> first answer
     closed: set[UUID] = field(default_factory=set)                  # released or placed
+    ended_at: dict[UUID, datetime] = field(default_factory=dict)    # closed offer -> when
     hold_limit: int = 0  # most offers open at once for this service (0: as many as places)
 
     @property
@@ -82,13 +83,15 @@ class Ledger:
         self.decided[waiting.offer_id] = "refused"
         return [Decision(waiting.offer_id, waiting.referral_id, "refused", "at_capacity")]
 
-    def release(self, offer_id: UUID) -> list[Decision]:
+    def release(self, offer_id: UUID, at: datetime | None = None) -> list[Decision]:
         """An offer ended without placement, a referral left the queue, or the person said
         no to a place: the place moves on."""
         self.holds.pop(offer_id, None)
         self.placements.pop(offer_id, None)
         self.waitlist = [w for w in self.waitlist if w.offer_id != offer_id]
         self.closed.add(offer_id)
+        if at is not None:
+            self.ended_at.setdefault(offer_id, at)
         return self._promote()
 
     def place(self, offer_id: UUID, at: datetime) -> list[Decision]:
@@ -96,7 +99,17 @@ class Ledger:
         if self.holds.pop(offer_id, None) is not None:
             self.placements[offer_id] = at
         self.closed.add(offer_id)
+        self.ended_at.setdefault(offer_id, at)
         return []
+
+    def forget(self, *, before: datetime) -> None:
+        """Drop what is remembered of offers that ended before `before`: no redelivery can
+        reach back that far (the input topic's retention), and the ledger is rewritten to
+        its changelog on every change, so it must not grow for ever."""
+        for offer_id in [o for o, at in self.ended_at.items() if at < before]:
+            self.closed.discard(offer_id)
+            self.decided.pop(offer_id, None)
+            del self.ended_at[offer_id]
 
     def observe(self, available: int, version: int, confirmed_at: datetime) -> list[Decision]:
         """Staff's newer figure; placements made before it are already in their count."""

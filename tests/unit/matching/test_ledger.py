@@ -94,3 +94,18 @@ def test_never_more_holds_than_places_and_the_queue_is_served_in_order(
         promoted = [d for d in decisions if d.outcome == "held"]
         assert all(d.offer_id in ledger.holds for d in promoted)
         assert load_ledger(dump_ledger(ledger)) == ledger
+
+
+def test_ended_offers_are_forgotten_after_the_redelivery_window() -> None:
+    ledger = Ledger(available=2)
+    ended, open_one = (Waiting(uuid.uuid4(), uuid.uuid4(), Urgency.TONIGHT, T0)
+                       for _ in range(2))
+    ledger.request(ended, join_waitlist=False)
+    ledger.request(open_one, join_waitlist=False)
+    ledger.release(ended.offer_id, at=T0)
+    ledger.forget(before=T0)
+    assert ended.offer_id in ledger.closed, "still inside the window: a repeat is refused"
+    ledger.forget(before=T0 + timedelta(seconds=1))
+    assert ended.offer_id not in ledger.closed and ended.offer_id not in ledger.decided
+    assert list(ledger.holds) == [open_one.offer_id] and open_one.offer_id in ledger.decided
+    assert load_ledger(dump_ledger(ledger)) == ledger
