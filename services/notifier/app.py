@@ -154,6 +154,7 @@ def _wire_agents(app: faust.App, codec: RecordCodec, grants: GrantFollower,
 
     def agent() -> Callable[[faust.StreamT[bytes]], Awaitable[None]]:
         async def run(stream: faust.StreamT[bytes]) -> None:
+            await grants.caught_up()  # else early events would wait for grants not read yet
             async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE,
                                            grants=grants):
                 await _dispatch(handlers, envelope)

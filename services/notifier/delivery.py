@@ -171,6 +171,10 @@ class Deliverer:
         log.settle(self.engine, plan.notification_id, state, due_at=due_at,
                    plan=kept.model_dump_json(), referral_id=_referral(plan),
                    audience=plan.audience, channel=plan.channel)
+        if state == "held" and plan.audience != "survivor":
+            # A staff reminder waiting for its time is no news for anyone's timeline.
+            log.mark_announced(self.engine, plan.notification_id)
+            return
         await self._announce(plan, state)
 
     async def _announce(self, plan: PlannedNotification, state: str) -> None:
