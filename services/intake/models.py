@@ -135,3 +135,19 @@ class TimelineEntry(SQLModel, table=True):
     at: datetime
     kind: str = Field(max_length=64)
     detail: str = Field(default="", max_length=500)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did or saw what, when (GDPR access records): ids and codes only, never personal data.
+
+    Written by `audit.audit` in the transaction of the change or read it describes.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor_id: uuid.UUID | None = Field(default=None, description="user or API key id")
+    organization_id: uuid.UUID | None = Field(default=None, index=True)
+    role: str = Field(default="", max_length=32, description="empty when nobody signed in")
+    action: str = Field(max_length=64, index=True)
+    subject_type: str = Field(max_length=32)
+    subject_id: uuid.UUID | None = Field(default=None, index=True)
