@@ -18,6 +18,8 @@ from shared.events import (
 )
 from shared.records import Envelope
 
+EXCLUDED_BY = "gap:excluded_by"
+
 
 def describe(event: Event) -> tuple[str, str, datetime] | None:
     """(kind, detail, when) for the timeline, or None for events the timeline ignores."""
@@ -47,6 +49,10 @@ def apply(session: Session, envelope: Envelope) -> bool:
     kind, detail, at = described
     session.add(TimelineEntry(event_id=envelope.attributes.id, referral_id=referral_id,
                               at=at, kind=kind, detail=detail))
+    if isinstance(envelope.event, ReferralStatusChanged) and envelope.event.excluded_by:
+        session.add(TimelineEntry(  # why nothing fit: the gap analytics count these
+            event_id=f"{envelope.attributes.id}/excluded", referral_id=referral_id, at=at,
+            kind=EXCLUDED_BY, detail=envelope.event.excluded_by))
     if isinstance(envelope.event, OfferMade):
         offers.offer_made(session, envelope.event)
     elif isinstance(envelope.event, OfferClosed):

@@ -381,8 +381,16 @@ class Case:
         if status != self.status:
             self.status_since = now
         self.status, self.reason = status, reason
+        unmet = status in {ReferralStatus.WAITLISTED, ReferralStatus.RETURNED}
         return [ReferralStatusChanged(referral_id=self.referral_id, status=status,
-                                      reason=reason, changed_at=now)]
+                                      reason=reason, changed_at=now,
+                                      excluded_by=self._main_exclusion() if unmet else "")]
+
+    def _main_exclusion(self) -> str:
+        """The hard rule that ruled out the most services the person needed."""
+        counted = [(count, rule) for rule, count in self.rejected.items()
+                   if rule != "service_type"]
+        return max(counted, key=lambda item: (item[0], item[1]))[1] if counted else ""
 
     def _stall_marker(self) -> str:
         since = self.status_since.isoformat() if self.status_since else ""

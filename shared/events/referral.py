@@ -94,6 +94,9 @@ class ReferralStatusChanged(Event):
     status: ReferralStatus
     reason: str = Field(default="", max_length=64, pattern=r"^[a-z0-9_]*$")
     changed_at: datetime
+    # Waitlisted or returned: the hard rule that excluded the most services of the needed
+    # types, so the network can see which rule leaves people without a place.
+    excluded_by: str = Field(default="", max_length=64, pattern=r"^[a-z0-9_]*$")
 
     def key(self) -> str:
         return str(self.referral_id)

@@ -22,6 +22,7 @@ from services.intake.directory.models import Capacity, Location, Service
 from services.intake.handlers import Ports
 from services.intake.models import Organization, Referral, TimelineEntry
 from services.intake.offers.models import Offer
+from services.intake.read_models import EXCLUDED_BY
 from services.intake.vault import VaultError
 
 SUPPRESS_BELOW = 5
@@ -132,8 +133,8 @@ def capacity_by_region(session: Session, *, now: datetime,
 def gaps(session: Session, ports: Ports) -> dict[str, list[tuple[str, int | None]]]:
     """Unmet needs: waitlisted and returned referrals grouped several ways, small counts hidden."""
     groups: dict[str, Counter[str]] = {key: Counter() for key in (
-        "service_type", "region", "reason", "age_band", "gender_identity", "language",
-        "children")}
+        "service_type", "region", "reason", "excluded_by", "age_band", "gender_identity",
+        "language", "children")}
     for referral in session.exec(select(Referral).where(col(Referral.status).in_(UNMET),
                                                         col(Referral.erased_at).is_(None))):
         last = session.exec(select(TimelineEntry).where(  # why it is in its status now
@@ -141,6 +142,10 @@ def gaps(session: Session, ports: Ports) -> dict[str, list[tuple[str, int | None
             TimelineEntry.kind == f"status:{referral.status}").order_by(
             col(TimelineEntry.at).desc(), col(TimelineEntry.id).desc())).first()
         groups["reason"][last.detail if last else referral.status] += 1
+        rule = session.exec(select(TimelineEntry).where(
+            TimelineEntry.referral_id == referral.id, TimelineEntry.kind == EXCLUDED_BY)
+            .order_by(col(TimelineEntry.at).desc(), col(TimelineEntry.id).desc())).first()
+        groups["excluded_by"][rule.detail if rule else "(no rule: nobody offered it)"] += 1
         try:
             profile = json.loads(ports.vault.open(session, referral.id, "profile",
                                                   referral.sealed_profile))

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from services.matching.case_model import MatchingPolicy
 from services.matching.ledger import Ledger, Waiting
 from services.matching.ranking import first_failed_rule
-from shared.events import HoldReleased, OfferMade, PlacementConfirmed, ReferralStalled
+from shared.events import (
+    HoldReleased,
+    OfferMade,
+    PlacementConfirmed,
+    ReferralStalled,
+    ReferralStatusChanged,
+)
 from shared.events.vocabulary import GenderIdentity, ServiceType, Urgency
 from tests.support.matching_sim import Simulation
 from tests.unit.matching.test_ranking import NOW, person, service
@@ -191,3 +197,17 @@ def test_parallel_properties_over_random_runs(seed: int, referrals: int, places:
     kept = [e for e in sim.published if isinstance(e, PlacementConfirmed)
             and e.offer_id not in released]
     assert len({e.referral_id for e in kept}) == len(kept) and len(kept) <= len(placed)
+
+
+def test_a_returned_referral_names_the_rule_that_excluded_most_services() -> None:
+    men_only = [service(SHELTER, "amsterdam", genders=[GenderIdentity.MAN]) for _ in range(3)]
+    romanian = service(SHELTER, "amsterdam", languages=["ro"])
+    sim = Simulation([*men_only, romanian], NOW)
+    referral = uuid.uuid4()
+    sim.submit(referral, person([SHELTER], gender_identity=GenderIdentity.WOMAN,
+                                languages=["nl"], accepts_waitlist=False))
+    [returned] = [e for e in sim.published if isinstance(e, ReferralStatusChanged)
+                  and e.referral_id == referral and e.status.value == "returned"]
+    assert returned.excluded_by == "gender"
+    assert all(not e.excluded_by for e in sim.published
+               if isinstance(e, ReferralStatusChanged) and e.status.value != "returned")
