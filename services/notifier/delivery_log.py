@@ -17,13 +17,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import registry
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select, update
 
-TABLES = ("notifier_delivery", "notifier_referral", "notifier_contact")
 FINAL = frozenset({"sent", "cancelled", "failed", "in_doubt"})
 
 
-class Delivery(SQLModel, table=True):
+class NotifierTable(SQLModel, registry=registry()):
+    """The notifier's own metadata: its tables are not intake's and must not appear in
+    intake's schema (intake's migrations are checked against SQLModel's default metadata)."""
+
+
+class Delivery(NotifierTable, table=True):
     """One notification: its state, attempts and, while it waits, the plan to send it."""
 
     __tablename__ = "notifier_delivery"
@@ -40,7 +45,7 @@ class Delivery(SQLModel, table=True):
     updated_at: datetime
 
 
-class ReferralRow(SQLModel, table=True):
+class ReferralRow(NotifierTable, table=True):
     __tablename__ = "notifier_referral"
 
     referral_id: str = Field(primary_key=True, max_length=64)
@@ -49,7 +54,7 @@ class ReferralRow(SQLModel, table=True):
     needs: str = Field(max_length=400)
 
 
-class ContactRow(SQLModel, table=True):
+class ContactRow(NotifierTable, table=True):
     """The contact-survivor decision (no personal data) and the sealed terms record."""
 
     __tablename__ = "notifier_contact"
@@ -67,7 +72,7 @@ def open_log(url: str) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
-    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables[name] for name in TABLES])
+    NotifierTable.metadata.create_all(engine)
     return engine
 
 
