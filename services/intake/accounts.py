@@ -1,42 +1,72 @@
-"""Creating organizations and users: shared by the admin API, the demo seed and the tests."""
+"""Creating organizations and users (shared by the admin API, the pages, the demo seed and the
+tests) and signing in (shared by the API and the pages), each with its audit entry."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlmodel import Session, select
 
-from services.intake.auth import hash_password
+from services.intake.audit import Action, Subject, audit
+from services.intake.auth import AuthError, Principal, hash_password, verify_password, verify_totp
 from services.intake.handlers import Conflict
 from services.intake.models import Organization, OrganizationKind, Role, User
 
 
 def create_organization(
     *, session: Session, name: str, kind: OrganizationKind, region: str,
-    organization_id: uuid.UUID | None = None,
+    organization_id: uuid.UUID | None = None, by: Principal | None = None,
+    now: datetime | None = None,
 ) -> Organization:
-    """Add an organization; names are unique across the network."""
+    """Add an organization; names are unique across the network. An admin's onboarding
+    (`by`, at `now`) is on record; the seed and the first admin are set-up, not access."""
     if session.exec(select(Organization).where(Organization.name == name)).first():
         raise Conflict("An organization with this name exists.")
     organization = Organization(name=name, kind=kind, region=region,
                                 id=organization_id or uuid.uuid4())
     session.add(organization)
     session.flush()
+    if by is not None and now is not None:
+        audit(session, by, Action.ORGANIZATION_CREATED, Subject.ORGANIZATION, organization.id,
+              now)
     return organization
 
 
 def create_user(
     *, session: Session, organization_id: uuid.UUID, username: str, display_name: str,
-    role: Role, password: str,
+    role: Role, password: str, by: Principal | None = None, now: datetime | None = None,
 ) -> User:
-    """Add a person with one role in one organization; the password is stored as argon2."""
+    """Add a person with one role in one organization; the password is stored as argon2.
+    An admin's onboarding (`by`, at `now`) is on record."""
     if session.exec(select(User).where(User.username == username)).first():
         raise Conflict("This username is taken.")
     user = User(organization_id=organization_id, username=username, display_name=display_name,
                 role=role, password_hash=hash_password(password))
     session.add(user)
     session.flush()
+    if by is not None and now is not None:
+        audit(session, by, Action.USER_CREATED, Subject.USER, user.id, now)
     return user
+
+
+def sign_in(*, session: Session, username: str, password: str, totp: str | None,
+            now: datetime) -> Principal:
+    """The person behind a username, password (and TOTP code), or AuthError. Both outcomes
+    are on record; the caller commits either way. A failure names no actor (nobody was
+    proven) and only the account's id, never the username that was typed."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    password_ok = verify_password(password, user.password_hash if user else None)
+    subject = user.id if user else None
+    if user is None or not password_ok or not user.active:
+        audit(session, None, Action.SIGN_IN_FAILED, Subject.USER, subject, now)
+        raise AuthError("Wrong username or password.")
+    if not verify_totp(user.totp_secret, totp):
+        audit(session, None, Action.SIGN_IN_FAILED, Subject.USER, subject, now)
+        raise AuthError("Enter the 6-digit code from your authenticator app.")
+    principal = Principal(subject=user.id, organization_id=user.organization_id, role=user.role)
+    audit(session, principal, Action.SIGN_IN_SUCCEEDED, Subject.USER, user.id, now)
+    return principal
 
 
 def ensure_admin(*, session: Session, username: str, password: str) -> bool:

@@ -10,10 +10,11 @@ erased referral because nothing in them identifies the person.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from services.intake.auth import Principal
 from services.intake.models import AuditEntry
@@ -57,3 +58,34 @@ def audit(session: Session, principal: Principal | None, action: Action,
         actor_id=principal.subject if principal else None,
         organization_id=principal.organization_id if principal else None,
         role=principal.role.value if principal else ""))
+
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class TrailQuery:
+    """Which entries an admin asked for; every filter is optional."""
+
+    action: Action | None = None
+    organization_id: uuid.UUID | None = None
+    subject_id: uuid.UUID | None = None
+    since: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def trail(session: Session, query: TrailQuery) -> list[AuditEntry]:
+    """One page of the trail, newest first (same moment: last written first)."""
+    statement = select(AuditEntry)
+    if query.action is not None:
+        statement = statement.where(AuditEntry.action == query.action.value)
+    if query.organization_id is not None:
+        statement = statement.where(AuditEntry.organization_id == query.organization_id)
+    if query.subject_id is not None:
+        statement = statement.where(AuditEntry.subject_id == query.subject_id)
+    if query.since is not None:
+        statement = statement.where(col(AuditEntry.at) >= query.since)
+    statement = statement.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+    limit = max(1, min(query.limit, MAX_PAGE))
+    return list(session.exec(statement.offset(max(0, query.offset)).limit(limit)).all())

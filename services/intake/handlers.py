@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from services.intake import consent as consent_rules
+from services.intake.audit import Action, Subject, audit
 from services.intake.auth import Principal
 from services.intake.models import ConsentRecord, IdempotencyRecord, Referral, TimelineEntry
 from services.intake.outbox import enqueue, tombstone
@@ -90,6 +91,7 @@ def submit_referral(
     terms = _contact_terms(request, referral.id, decisions, now)
     if terms is not None:
         announce(session, ports, terms)
+    audit(session, principal, Action.REFERRAL_SUBMITTED, Subject.REFERRAL, referral.id, now)
     return referral, True
 
 
@@ -121,12 +123,15 @@ def change_consent(
     verb = "granted" if change.granted else "withdrawn"
     session.add(TimelineEntry(event_id=event_id, referral_id=referral.id, at=now,
                               kind=f"consent:{verb}", detail=change.scope))
+    audit(session, principal, Action.CONSENT_CHANGED, Subject.REFERRAL, referral.id, now)
 
 
 def erase_referral(
-    *, session: Session, ports: Ports, referral: Referral, reason: str, now: datetime
+    *, session: Session, ports: Ports, referral: Referral, reason: str, now: datetime,
+    principal: Principal | None = None,
 ) -> None:
-    """Crypto-shred the referral's personal data here and tell every service to do the same."""
+    """Crypto-shred the referral's personal data here and tell every service to do the same;
+    `principal` is None when retention erases (the audit entry names no one then)."""
     if referral.erased_at is not None:
         return
     ports.vault.erase(session, referral.id)
@@ -141,6 +146,7 @@ def erase_referral(
                                                         erased_at=now))
     session.add(TimelineEntry(event_id=event_id, referral_id=referral.id, at=now,
                               kind="erased", detail=reason))
+    audit(session, principal, Action.REFERRAL_ERASED, Subject.REFERRAL, referral.id, now)
 
 
 def erase_expired(*, session: Session, ports: Ports, now: datetime) -> int:
@@ -168,6 +174,14 @@ def sweep_late_grants(*, session: Session, ports: Ports, now: datetime,
                     event_id=f"tombstone:{record_key.rsplit(b'/', 1)[-1].decode()}:{now:%s}")
         swept += len(late)
     return swept
+
+
+def view_referral(*, session: Session, principal: Principal, referral_id: uuid.UUID,
+                  now: datetime) -> Referral:
+    """An own referral opened for reading (its detail and timeline): an access on record."""
+    referral = own_referral(session, principal, referral_id)
+    audit(session, principal, Action.REFERRAL_VIEWED, Subject.REFERRAL, referral.id, now)
+    return referral
 
 
 def own_referral(session: Session, principal: Principal, referral_id: uuid.UUID) -> Referral:

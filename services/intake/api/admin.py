@@ -1,15 +1,18 @@
-"""Network admins onboard organizations, users and partner API keys."""
+"""Network admins onboard organizations, users and partner API keys, and read the audit trail."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from services.intake.accounts import create_organization, create_user
-from services.intake.api.deps import Admin, PortsDep, SessionDep
+from services.intake.api.deps import Admin, NowDep, PortsDep, SessionDep
+from services.intake.audit import MAX_PAGE, Action, TrailQuery, trail
 from services.intake.auth import new_api_key
 from services.intake.directory.handlers import announce_organization
 from services.intake.models import ApiKey, Organization, OrganizationKind, Role
@@ -56,14 +59,32 @@ class ApiKeyOut(BaseModel):
     key: str = Field(description="shown once; store it in the partner system now")
 
 
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor_id: uuid.UUID | None = Field(description="user or API key id; none for the system "
+                                                   "or a failed sign-in")
+    organization_id: uuid.UUID | None
+    role: str
+    action: str
+    subject_type: str
+    subject_id: uuid.UUID | None
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryOut]
+    next_offset: int | None = Field(description="pass as offset for older entries; "
+                                                "none when this was the last page")
+
+
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 
 @router.post("/organizations", status_code=status.HTTP_201_CREATED)
 def onboard_organization(body: OrganizationIn, session: SessionDep, ports: PortsDep,
-                         _: Admin) -> OrganizationOut:
+                         caller: Admin, now: NowDep) -> OrganizationOut:
     """Add an organization to the network and publish it in the directory."""
-    organization = create_organization(session=session, **body.model_dump())
+    organization = create_organization(session=session, **body.model_dump(), by=caller, now=now)
     announce_organization(session, ports, organization)
     session.commit()
     return OrganizationOut(id=organization.id, **body.model_dump())
@@ -77,11 +98,11 @@ def list_organizations(session: SessionDep, _: Admin) -> list[OrganizationOut]:
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
-def onboard_user(body: UserIn, session: SessionDep, _: Admin) -> UserOut:
+def onboard_user(body: UserIn, session: SessionDep, caller: Admin, now: NowDep) -> UserOut:
     """Add a person to an organization with one role."""
     if session.get(Organization, body.organization_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No organization with this id.")
-    user = create_user(session=session, **body.model_dump())
+    user = create_user(session=session, **body.model_dump(), by=caller, now=now)
     session.commit()
     return UserOut.model_validate(user, from_attributes=True)
 
@@ -97,3 +118,24 @@ def issue_api_key(body: ApiKeyIn, session: SessionDep, _: Admin) -> ApiKeyOut:
     session.add(key)
     session.commit()
     return ApiKeyOut(id=key.id, key=fresh.plaintext)
+
+
+@router.get("/audit")
+def audit_trail(
+    session: SessionDep, _: Admin,
+    action: Annotated[Action | None, Query()] = None,
+    organization_id: Annotated[uuid.UUID | None, Query()] = None,
+    subject_id: Annotated[uuid.UUID | None, Query(description="referral, offer, service, "
+                                                           "organization or user id")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="with a time zone, e.g. "
+                                                             "2026-01-31T00:00:00Z")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> AuditPage:
+    """Who did or saw what, newest first: ids and codes only (GDPR access records)."""
+    rows = trail(session, TrailQuery(action=action, organization_id=organization_id,
+                                     subject_id=subject_id, since=since, limit=limit,
+                                     offset=offset))
+    return AuditPage(entries=[AuditEntryOut.model_validate(row, from_attributes=True)
+                              for row in rows],
+                     next_offset=offset + limit if len(rows) == limit else None)

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from sqlmodel import select
 
+from services.intake import accounts
 from services.intake.api.deps import SessionDep
-from services.intake.auth import (
-    TOKEN_LIFETIME,
-    Principal,
-    issue_token,
-    verify_password,
-    verify_totp,
-)
-from services.intake.models import User
+from services.intake.auth import TOKEN_LIFETIME, AuthError, issue_token
 from services.intake.schemas import Token
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -30,13 +24,12 @@ def sign_in(
     totp: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Token:
     """Exchange username, password (and TOTP code) for a short-lived bearer token."""
-    user = session.exec(select(User).where(User.username == username)).first()
-    password_ok = verify_password(password, user.password_hash if user else None)
-    if user is None or not password_ok or not user.active:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Wrong username or password.")
-    if not verify_totp(user.totp_secret, totp):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                            "Enter the 6-digit code from your authenticator app.")
-    principal = Principal(subject=user.id, organization_id=user.organization_id, role=user.role)
+    try:
+        principal = accounts.sign_in(session=session, username=username, password=password,
+                                     totp=totp, now=datetime.now(UTC))
+    except AuthError as refused:
+        session.commit()  # the failed attempt stays on record
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(refused)) from refused
+    session.commit()
     token = issue_token(principal, secret=request.app.state.token_secret)
     return Token(access_token=token, expires_in=int(TOKEN_LIFETIME.total_seconds()))

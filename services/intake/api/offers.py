@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from services.intake.api.deps import NowDep, PortsDep, ProviderStaff, SessionDep
+from services.intake.auth import Principal
 from services.intake.offers import handlers
 from services.intake.offers.models import Offer
 from shared.events.vocabulary import DeclineReason
@@ -40,14 +41,15 @@ class Decline(BaseModel):
                       description="optional; helps matching improve (never shown to the person)")
 
 
-def _out(offer: Offer, session: SessionDep, ports: PortsDep, now: datetime) -> OfferOut:
+def _out(offer: Offer, session: SessionDep, ports: PortsDep, now: datetime,
+         caller: Principal) -> OfferOut:
     left = int((handlers.aware(offer.expires_at) - now).total_seconds())
     return OfferOut(
         id=offer.id, referral_id=offer.referral_id, service_id=offer.service_id,
         status=offer.status, reason=offer.reason, rank=offer.rank,
         expires_at=offer.expires_at, seconds_left=max(0, left) if offer.status == "open" else 0,
         explanation=offer.explanation, summary=handlers.summary(session, ports, offer, now),
-        contact=handlers.contact(session, ports, offer, now))
+        contact=handlers.contact(session, ports, offer, now, caller))
 
 
 @router.get("")
@@ -62,13 +64,17 @@ def list_offers(
         query = query.where(Offer.status == status)
     rows = session.exec(query.order_by(col(Offer.status) != "open",
                                        col(Offer.expires_at)).limit(500)).all()
-    return [_out(row, session, ports, now) for row in rows]
+    answer = [_out(row, session, ports, now, caller) for row in rows]
+    session.commit()  # contact details shown are on record
+    return answer
 
 
 @router.get("/{offer_id}")
 def read_offer(offer_id: uuid.UUID, session: SessionDep, ports: PortsDep,
                caller: ProviderStaff, now: NowDep) -> OfferOut:
-    return _out(handlers.own_offer(session, caller, offer_id), session, ports, now)
+    answer = _out(handlers.own_offer(session, caller, offer_id), session, ports, now, caller)
+    session.commit()  # contact details shown are on record
+    return answer
 
 
 @router.post("/{offer_id}/accept")
@@ -77,8 +83,9 @@ def accept(offer_id: uuid.UUID, session: SessionDep, ports: PortsDep, caller: Pr
     """Take the person: matching confirms and releases the other places held for them."""
     offer = handlers.answer(session=session, ports=ports, principal=caller, offer_id=offer_id,
                             accept=True, now=now)
+    answer = _out(offer, session, ports, now, caller)
     session.commit()
-    return _out(offer, session, ports, now)
+    return answer
 
 
 @router.post("/{offer_id}/decline")
@@ -87,5 +94,6 @@ def decline(offer_id: uuid.UUID, body: Decline, session: SessionDep, ports: Port
     """Say no, with a reason from the list; matching asks the next provider at once."""
     offer = handlers.answer(session=session, ports=ports, principal=caller, offer_id=offer_id,
                             accept=False, reason=body.reason, note=body.note, now=now)
+    answer = _out(offer, session, ports, now, caller)
     session.commit()
-    return _out(offer, session, ports, now)
+    return answer

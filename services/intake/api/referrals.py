@@ -68,7 +68,9 @@ def list_own(session: SessionDep, caller: OutreachWorker) -> list[ReferralSummar
 def timeline(referral_id: uuid.UUID, session: SessionDep, caller: OutreachWorker,
              now: NowDep) -> ReferralDetail:
     """One referral with everything that happened to it and its consent right now."""
-    referral = handlers.own_referral(session, caller, referral_id)
+    referral = handlers.view_referral(session=session, principal=caller,
+                                      referral_id=referral_id, now=now)
+    session.commit()  # the access record
     entries = session.exec(select(TimelineEntry).where(TimelineEntry.referral_id == referral.id)
                            .order_by(col(TimelineEntry.at))).all()
     consents = session.exec(select(ConsentRecord).where(
@@ -96,7 +98,7 @@ def erase(referral_id: uuid.UUID, session: SessionDep, ports: PortsDep,
     """Erase the person's data everywhere (the person asked, or the team must)."""
     referral = handlers.own_referral(session, caller, referral_id)
     handlers.erase_referral(session=session, ports=ports, referral=referral,
-                            reason="requested", now=now)
+                            reason="requested", now=now, principal=caller)
     session.commit()
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col, select
 
+from services.intake.audit import Action, Subject, audit
 from services.intake.auth import Principal
 from services.intake.directory.models import Capacity, Location, Service
 from services.intake.directory.schemas import (
@@ -250,7 +251,7 @@ def set_capacity(*, session: Session, ports: Ports, principal: Principal,
     if not _apply(session, guard, values):
         raise Conflict("A colleague changed this capacity since you loaded it. Reload to see "
                        "the current figure, then send yours again.")
-    return _announced(session, ports, service_id)
+    return _announced(session, ports, service_id, principal, now)
 
 
 def change_capacity(*, session: Session, ports: Ports, principal: Principal,
@@ -269,7 +270,7 @@ def change_capacity(*, session: Session, ports: Ports, principal: Principal,
         raise InvalidDirectoryData(
             f"change: {body.change:+d} would take open places outside 0 to the maximum "
             f"({current.maximum}); send the current count with PUT instead.")
-    return _announced(session, ports, service_id)
+    return _announced(session, ports, service_id, principal, now)
 
 
 def confirm_capacity(*, session: Session, ports: Ports, principal: Principal,
@@ -279,7 +280,7 @@ def confirm_capacity(*, session: Session, ports: Ports, principal: Principal,
     _apply(session, [col(Capacity.service_id) == service_id],
            {"confirmed_at": now, "confirmed_by": principal.subject,
             "version": col(Capacity.version) + 1})
-    return _announced(session, ports, service_id)
+    return _announced(session, ports, service_id, principal, now)
 
 
 def _editable_capacity(session: Session, principal: Principal,
@@ -299,10 +300,13 @@ def _apply(session: Session, guard: Sequence[ColumnElement[bool]],
     return bool(result.rowcount)
 
 
-def _announced(session: Session, ports: Ports, service_id: uuid.UUID) -> Capacity:
+def _announced(session: Session, ports: Ports, service_id: uuid.UUID, principal: Principal,
+               now: datetime) -> Capacity:
+    """Announce the changed figure and put the change on record, in the same transaction."""
     capacity = session.get(Capacity, service_id, populate_existing=True)
     assert capacity is not None
     announce_capacity(session, ports, capacity)
+    audit(session, principal, Action.CAPACITY_UPDATED, Subject.SERVICE, service_id, now)
     return capacity
 
 

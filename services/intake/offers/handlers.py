@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from services.intake.audit import Action, Subject, audit
 from services.intake.auth import Principal
 from services.intake.handlers import Conflict, NotFound, Ports, announce, own_referral
 from services.intake.models import ConsentRecord, Referral, TimelineEntry
@@ -97,9 +98,11 @@ def _band(age: int) -> str:
     return f"{low}–{low + 4}"
 
 
-def contact(session: Session, ports: Ports, offer: Offer, now: datetime) -> dict[str, Any] | None:
+def contact(session: Session, ports: Ports, offer: Offer, now: datetime,
+            principal: Principal) -> dict[str, Any] | None:
     """Contact details for the provider that accepted, once matching confirmed the placement
-    (in parallel mode only the provider the person chose), only while consent allows it."""
+    (in parallel mode only the provider the person chose), only while consent allows it;
+    each time they are shown is an access on record."""
     referral = session.get(Referral, offer.referral_id)
     if (offer.status != "accepted" or offer.closed_at is None or referral is None
             or referral.sealed_contact is None
@@ -107,6 +110,7 @@ def contact(session: Session, ports: Ports, offer: Offer, now: datetime) -> dict
         return None
     data: dict[str, Any] = json.loads(ports.vault.open(session, referral.id, "contact",
                                                        referral.sealed_contact))
+    audit(session, principal, Action.CONTACT_VIEWED, Subject.REFERRAL, referral.id, now)
     return data
 
 
@@ -145,6 +149,8 @@ def answer(*, session: Session, ports: Ports, principal: Principal, offer_id: uu
             note=note, answered_at=now))
     session.add(TimelineEntry(event_id=event_id, referral_id=offer.referral_id, at=now,
                               kind=f"offer:{offer.status}", detail=offer.reason))
+    audit(session, principal, Action.OFFER_ACCEPTED if accept else Action.OFFER_DECLINED,
+          Subject.OFFER, offer.id, now)
     return offer
 
 
@@ -174,6 +180,7 @@ def choose(*, session: Session, ports: Ports, principal: Principal, referral_id:
         offer_id=offer.id, referral_id=offer.referral_id, chosen_at=now))
     session.add(TimelineEntry(event_id=event_id, referral_id=offer.referral_id, at=now,
                               kind="person:chose", detail=str(offer.id)))
+    audit(session, principal, Action.PLACEMENT_CHOSEN, Subject.OFFER, offer.id, now)
     return offer
 
 
@@ -188,4 +195,5 @@ def person_declines(*, session: Session, ports: Ports, principal: Principal,
         offer_id=offer.id, referral_id=offer.referral_id, reason=reason, declined_at=now))
     session.add(TimelineEntry(event_id=event_id, referral_id=offer.referral_id, at=now,
                               kind="person:declined", detail=reason.value))
+    audit(session, principal, Action.PLACEMENT_DECLINED, Subject.OFFER, offer.id, now)
     return offer

@@ -73,12 +73,14 @@ async def onboard(request: Request, viewer: Admin) -> Response:
     def store() -> None:
         with Session(request.app.state.engine) as session:
             if isinstance(body, OrganizationIn):
-                organization = create_organization(session=session, **body.model_dump())
+                organization = create_organization(session=session, **body.model_dump(),
+                                                   by=viewer.principal, now=datetime.now(UTC))
                 announce_organization(session, request.app.state.ports, organization)
             elif session.get(Organization, body.organization_id) is None:
                 raise Conflict("Choose an organization from the list.")
             else:
-                create_user(session=session, **body.model_dump())
+                create_user(session=session, **body.model_dump(), by=viewer.principal,
+                            now=datetime.now(UTC))
             session.commit()
 
     try:

@@ -98,12 +98,14 @@ async def live(request: Request, viewer: Outreach) -> StreamingResponse:
 @router.get("/referrals/{referral_id}")
 def referral_page(referral_id: str, request: Request, viewer: Outreach) -> Response:
     wanted = parse_id(referral_id, "referral")
-    with Session(request.app.state.engine) as session:
+    # Kept loaded after the commit that puts this access on record, for the template.
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
         try:
             detail = queries.referral_detail(session, request.app.state.ports, viewer.principal,
                                              wanted, datetime.now(UTC))
         except NotFound as missing:
             raise PageError(404, str(missing)) from missing
+        session.commit()
     return render(request, "outreach/referral.html", detail, viewer=viewer)
 
 
@@ -136,7 +138,8 @@ async def erase(referral_id: str, request: Request, viewer: Outreach) -> Respons
     def shred(session: Session, now: datetime) -> None:
         referral = handlers.own_referral(session, viewer.principal, wanted)
         handlers.erase_referral(session=session, ports=request.app.state.ports,
-                                referral=referral, reason="requested", now=now)
+                                referral=referral, reason="requested", now=now,
+                                principal=viewer.principal)
 
     await run_use_case(request, shred)
     return redirect("/outreach/referrals")

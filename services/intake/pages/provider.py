@@ -31,9 +31,11 @@ def _stale_after(request: Request) -> timedelta:
 
 @router.get("/offers")
 def inbox(request: Request, viewer: Staff) -> Response:
-    with Session(request.app.state.engine) as session:
+    # Kept loaded after the commit that puts shown contact details on record.
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
         rows = queries.inbox(session, request.app.state.ports, viewer.principal,
                              datetime.now(UTC))
+        session.commit()
     return render(request, "provider/inbox.html",
                   {"offers": rows, "reasons": list(DeclineReason)}, viewer=viewer)
 

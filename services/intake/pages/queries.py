@@ -67,7 +67,8 @@ def _offer_row(session: Session, offer: Offer, now: datetime) -> OfferRow:
 def referral_detail(session: Session, ports: handlers.Ports, principal: Principal,
                     referral_id: uuid.UUID, now: datetime) -> dict[str, Any]:
     """One own referral: timeline, offers, consent now, and what was entered."""
-    referral = handlers.own_referral(session, principal, referral_id)
+    referral = handlers.view_referral(session=session, principal=principal,
+                                      referral_id=referral_id, now=now)
     # In the order intake learnt of them: an offer's entry carries its expiry as its time.
     timeline = session.exec(select(TimelineEntry).where(TimelineEntry.referral_id == referral.id)
                             .order_by(col(TimelineEntry.id))).all()
@@ -106,7 +107,8 @@ def inbox(session: Session, ports: handlers.Ports, principal: Principal,
                         .limit(200)).all()
     return [{"row": _offer_row(session, offer, now),
              "summary": offers.summary(session, ports, offer, now),
-             "contact": offers.contact(session, ports, offer, now)} for offer in rows]
+             "contact": offers.contact(session, ports, offer, now, principal)}
+            for offer in rows]
 
 
 def own_services(session: Session, principal: Principal, now: datetime,
