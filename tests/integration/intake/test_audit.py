@@ -13,7 +13,7 @@ from services.intake.offers import handlers as offers
 from shared.events import OfferClosed, OfferMade
 from tests.support.canary import Canaries, found_in
 from tests.support.intake import PASSWORD, Intake, referral_body
-from tests.support.pages import browser, engine
+from tests.support.pages import CANARY_NAME, browser, engine, submit
 
 
 def _entries(intake: Intake, subject: str | uuid.UUID) -> list[tuple[str, str, str]]:
@@ -245,3 +245,20 @@ def test_the_page_lists_and_filters_for_an_admin(intake: Intake) -> None:
     assert bad.status_code == 422 and "YYYY-MM-DD" in bad.text and "Enter an id" in bad.text
     later = admin.get("/admin/audit", params={"since": "2999-01-01"})
     assert later.status_code == 200 and "No entries match" in later.text
+
+
+def test_the_pages_record_the_same_as_the_api(intake: Intake) -> None:
+    outreach, csrf = browser(intake, "outreach")
+    referral = submit(outreach, csrf)
+    assert outreach.get(f"/outreach/referrals/{referral}").status_code == 200
+    offer = _offer(intake, referral)
+    staff, staff_csrf = browser(intake, "provider")
+    accepted = staff.post(f"/provider/offers/{offer}/answer", follow_redirects=False,
+                          data={"csrf": staff_csrf, "decision": "accept"})
+    assert accepted.status_code == 303, accepted.text
+    _matching_confirms(intake, referral, offer)
+    assert CANARY_NAME in staff.get("/provider/offers").text
+    assert _entries(intake, referral) == [
+        ("referral.submitted", OUTREACH, "referral"), ("referral.viewed", OUTREACH, "referral"),
+        ("contact.viewed", STAFF, "referral")]
+    assert _entries(intake, offer) == [("offer.accepted", STAFF, "offer")]
