@@ -27,27 +27,29 @@ PAGE_SIZE = 100
 def filters_of(params: dict[str, str]) -> tuple[TrailQuery, dict[str, str]]:
     """The query an admin asked for, and a message per filter that could not be used."""
     errors: dict[str, str] = {}
-    values: dict[str, object] = {}
+    action = since = None
+    ids: dict[str, uuid.UUID | None] = {"organization_id": None, "subject_id": None}
     if params.get("action"):
         try:
-            values["action"] = Action(params["action"])
+            action = Action(params["action"])
         except ValueError:
             errors["action"] = "Choose an action from the list."
-    for name in ("organization_id", "subject_id"):
+    for name in ids:
         if params.get(name):
             try:
-                values[name] = uuid.UUID(params[name].strip())
+                ids[name] = uuid.UUID(params[name].strip())
             except ValueError:
                 errors[name] = "Enter an id like 3f2b6c1e-0000-4000-8000-000000000000."
     if params.get("since"):
         try:
-            values["since"] = datetime.combine(date.fromisoformat(params["since"].strip()),
-                                               time(0, 0), tzinfo=UTC)
+            since = datetime.combine(date.fromisoformat(params["since"].strip()), time(0, 0),
+                                     tzinfo=UTC)
         except ValueError:
             errors["since"] = "Enter a date as YYYY-MM-DD."
     offset = params.get("offset", "0")
-    values["offset"] = int(offset) if offset.isdigit() and len(offset) < 9 else 0
-    return TrailQuery(limit=PAGE_SIZE, **values), errors  # type: ignore[arg-type]
+    return TrailQuery(action=action, organization_id=ids["organization_id"],
+                      subject_id=ids["subject_id"], since=since, limit=PAGE_SIZE,
+                      offset=int(offset) if offset.isdigit() and len(offset) < 9 else 0), errors
 
 
 @router.get("/audit")

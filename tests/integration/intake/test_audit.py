@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, col, select
 
+from services.intake import handlers
 from services.intake.models import AuditEntry, Referral, User
 from services.intake.offers import handlers as offers
 from shared.events import OfferClosed, OfferMade
@@ -262,3 +263,18 @@ def test_the_pages_record_the_same_as_the_api(intake: Intake) -> None:
         ("referral.submitted", OUTREACH, "referral"), ("referral.viewed", OUTREACH, "referral"),
         ("contact.viewed", STAFF, "referral")]
     assert _entries(intake, offer) == [("offer.accepted", STAFF, "offer")]
+
+
+def test_retention_erasure_is_on_record_without_an_actor(intake: Intake) -> None:
+    """Last in the module: it erases every referral whose retention ends within a century."""
+    referral = _submit(intake)
+    with Session(engine(intake)) as session:
+        erased = handlers.erase_expired(session=session,
+                                        ports=intake.client.app.state.ports,  # type: ignore[attr-defined]
+                                        now=datetime.now(UTC) + timedelta(days=36500))
+        session.commit()
+        [entry] = session.exec(select(AuditEntry).where(
+            AuditEntry.subject_id == uuid.UUID(referral),
+            AuditEntry.action == "referral.erased")).all()
+    assert erased >= 1
+    assert (entry.actor_id, entry.organization_id, entry.role) == (None, None, "")
