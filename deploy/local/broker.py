@@ -199,10 +199,19 @@ def _write_properties(config: BrokerConfig) -> Path:
     return path
 
 
+def _cluster_id() -> str:
+    """A random KRaft cluster id, never starting with "-" (the storage tool would read it as
+    an option; Kafka's own Uuid.randomUuid skips those too)."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not candidate.startswith("-"):
+            return candidate
+
+
 def _format_storage(config: BrokerConfig, libs: Path, properties: Path) -> None:
     if (config.data_dir / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    cluster_id = _cluster_id()
     command = _java(
         config, libs, "kafka.tools.StorageTool",
         "format", "-t", cluster_id, "-c", str(properties), "--ignore-formatted",
