@@ -47,6 +47,7 @@ from shared.events import (
     OfferClosed,
     OfferMade,
     ReferralErased,
+    ReferralStalled,
     ReferralStatusChanged,
     ReferralSubmitted,
 )
@@ -189,7 +190,7 @@ async def _dispatch(handlers: Handlers, envelope: Envelope) -> None:
         await handlers.offer_made(event, cause)
     elif isinstance(event, OfferClosed):
         await handlers.offer_closed(event)
-    elif isinstance(event, ReferralStatusChanged):
+    elif isinstance(event, ReferralStatusChanged | ReferralStalled):
         await handlers.status_changed(event, cause)
     elif isinstance(event, NotificationRetryScheduled):
         await handlers.retry_due(event)

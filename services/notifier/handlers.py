@@ -35,6 +35,7 @@ from shared.events import (
     OfferMade,
     PlannedNotification,
     ReferralErased,
+    ReferralStalled,
     ReferralStatusChanged,
     ReferralSubmitted,
 )
@@ -146,12 +147,17 @@ class Handlers:
             confirmed_at=event.confirmed_at, directory=self.deliverer.directory,
             link_base=self.link_base, now=self.deliverer.clock()))
 
-    async def status_changed(self, event: ReferralStatusChanged, cause_id: str) -> None:
+    async def status_changed(self, event: ReferralStatusChanged | ReferralStalled,
+                             cause_id: str) -> None:
+        """A new status, or a referral stuck in one (told to its outreach worker only)."""
         referral = str(event.referral_id)
         facts = await self._facts_of(referral)
         consent, _ = await self.consent_of(referral)
-        plans = plan_status(cause_id=cause_id, referral_id=referral, status=event.status.value,
-                            reason=event.reason, facts=_facts(facts),
+        status, reason = ((event.status.value, event.reason)
+                          if isinstance(event, ReferralStatusChanged)
+                          else ("stalled", event.status.value))
+        plans = plan_status(cause_id=cause_id, referral_id=referral, status=status,
+                            reason=reason, facts=_facts(facts),
                             consent=consent, directory=self.deliverer.directory,
                             now=self.deliverer.clock())
         await self._deliver_all(plans)

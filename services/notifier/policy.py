@@ -28,7 +28,11 @@ from shared.events import PlannedNotification
 
 # (status, reason) of ReferralStatusChanged -> what the outreach worker is told.
 OUTREACH_TEMPLATES = {"offered": "outreach_offered", "placed": "outreach_accepted",
-                      "waitlisted": "outreach_waitlisted", "returned": "outreach_no_match"}
+                      "waitlisted": "outreach_waitlisted", "returned": "outreach_no_match",
+                      # parallel mode: several providers said yes, the person chooses
+                      "accepted": "outreach_choose",
+                      # ReferralStalled, planned with the stalled status as the reason
+                      "stalled": "outreach_stalled"}
 SURVIVOR_STATUSES = frozenset({"placed"})  # tell the person only when something is ready
 REMINDER_LEAD = timedelta(minutes=30)  # staff are reminded this long before an offer expires
 

@@ -128,7 +128,9 @@ def test_outreach_workers_hear_each_step() -> None:
                 ("placed", "provider_accepted"): "outreach_accepted",
                 ("offered", "declined_at_capacity"): "outreach_declined",
                 ("waitlisted", "waitlisted"): "outreach_waitlisted",
-                ("returned", "no_match"): "outreach_no_match"}
+                ("returned", "no_match"): "outreach_no_match",
+                ("accepted", "provider_accepted"): "outreach_choose",
+                ("stalled", "waitlisted"): "outreach_stalled"}
     for (status, reason), template in expected.items():
         planned = [p for p in plan_status(cause_id=f"{status}-{reason}", referral_id=REFERRAL,
                                           status=status, reason=reason, facts=FACTS,
