@@ -7,8 +7,10 @@ import uuid
 from collections.abc import Callable
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from shared.records import IncomingRecord
+from shared.topics import TopicSpec
 
 
 def raw_producer(bootstrap: str) -> KafkaProducer:
@@ -67,3 +69,17 @@ def header(record: IncomingRecord, name: str) -> str | None:
         if key == name:
             return value.decode()
     return None
+
+
+def start_group_at_end(bootstrap: str, group_id: str, specs: tuple[TopicSpec, ...]) -> None:
+    """Commit today's end offsets for a new consumer group: a worker in it skips other tests'
+    history, yet after a restart resumes from its own commits, never jumping ahead."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id,
+                             enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(spec.name, p) for spec in specs
+                      for p in consumer.partitions_for_topic(spec.name) or []]
+        ends = consumer.end_offsets(partitions)
+        consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
+    finally:
+        consumer.close()

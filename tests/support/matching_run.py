@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.structs import OffsetAndMetadata
-
 from shared.events import (
     CapacityUpdated,
     Eligibility,
@@ -46,7 +43,7 @@ from shared.topics import (
     REFERRAL_SUBMITTED,
     state_topics,
 )
-from tests.support.kafka import end_offsets, read_until
+from tests.support.kafka import end_offsets, read_until, start_group_at_end
 from tests.support.processes import ServiceProcess
 
 CONSUMED = (REFERRAL_SUBMITTED, MATCHING_COMMANDS, REFERRAL_RESPONSES, CONSENT_CHANGES,
@@ -72,18 +69,9 @@ def isolated_matching_group(kafka: KafkaSettings) -> str:
 
 
 def start_group_now(kafka: KafkaSettings, app_id: str) -> None:
-    """Commit today's end offsets for a new group: its workers skip other tests' history,
-    yet a restarted worker resumes from commits, never jumps ahead."""
+    """The group's table changelogs, and its offsets at today's end (see start_group_at_end)."""
     ensure_topics(kafka, state_topics(app_id))
-    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, group_id=app_id,
-                             enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(spec.name, p) for spec in CONSUMED
-                      for p in consumer.partitions_for_topic(spec.name) or []]
-        ends = consumer.end_offsets(partitions)
-        consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
-    finally:
-        consumer.close()
+    start_group_at_end(kafka.bootstrap_servers, app_id, CONSUMED)
 
 
 @dataclass

@@ -17,9 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.structs import OffsetAndMetadata
-
 from services.notifier.model import notification_id, survivor_recipient
 from shared import topics
 from shared.events import (
@@ -42,7 +39,7 @@ from shared.protection import needed_grants
 from shared.recipients import INTAKE, MATCHING
 from shared.records import IncomingRecord
 from shared.settings import KafkaSettings, RuntimeSettings
-from tests.support.kafka import end_offsets, read_until
+from tests.support.kafka import end_offsets, read_until, start_group_at_end
 from tests.support.notifier_standins import HttpStandIn, SmtpStandIn
 from tests.support.processes import ServiceProcess
 
@@ -105,15 +102,7 @@ class NotifierRun:
              "webhook_secret": SECRET, "inbox": True}]}))
 
     def _start_group_now(self) -> None:
-        consumer = KafkaConsumer(bootstrap_servers=self.kafka.bootstrap_servers,
-                                 group_id=self.app_id, enable_auto_commit=False)
-        try:
-            partitions = [TopicPartition(spec.name, p) for spec in CONSUMED
-                          for p in consumer.partitions_for_topic(spec.name) or []]
-            ends = consumer.end_offsets(partitions)
-            consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
-        finally:
-            consumer.close()
+        start_group_at_end(self.kafka.bootstrap_servers, self.app_id, CONSUMED)
 
     # --- the worker ----------------------------------------------------------------------
 

@@ -5,9 +5,7 @@ waiting list too long raises a stall alert, and is offered the place that opens.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -20,20 +18,10 @@ from shared.events import (
     ReferralStatusChanged,
 )
 from shared.events.vocabulary import ServiceType
-from shared.settings import KafkaSettings
 from shared.topics import REFERRAL_OFFERS, REFERRAL_STATUS
 from tests.support.matching_run import MatchingRun
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def run(kafka_broker: KafkaSettings, tmp_path: Path) -> Iterator[MatchingRun]:
-    running = MatchingRun(tmp_path, kafka_broker)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def _about(referral: uuid.UUID, kind: type) -> object:

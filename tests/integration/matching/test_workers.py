@@ -7,25 +7,13 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from shared.events import HoldDecided
-from shared.settings import KafkaSettings
 from tests.support.matching_run import MatchingRun
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def run(kafka_broker: KafkaSettings, tmp_path: Path) -> Iterator[MatchingRun]:
-    running = MatchingRun(tmp_path, kafka_broker)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def _held(decisions: list[HoldDecided]) -> dict[uuid.UUID, HoldDecided]:
