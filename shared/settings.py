@@ -122,6 +122,9 @@ class NotifierSettings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     sms_gateway_url: str = ""
+    # GET {lookup}/{reference}: 200 the gateway has the message, 404 it never got it. Lets
+    # a survivor SMS whose outcome a crash hid be settled instead of left in doubt.
+    sms_gateway_lookup_url: str = ""
     sms_gateway_username: str | None = None
     sms_gateway_token: SecretStr | None = None
     send_timeout_s: float = Field(default=10.0, gt=0, le=120)

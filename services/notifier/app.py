@@ -139,7 +139,8 @@ def _channels(settings: NotifierSettings, subscriptions: Subscriptions, emit: Em
             starttls=settings.smtp_starttls, timeout_s=settings.send_timeout_s)),
         "sms": SmsGatewayChannel(
             url=settings.sms_gateway_url, username=settings.sms_gateway_username,
-            token=token.get_secret_value() if token else None, session=session.get),
+            token=token.get_secret_value() if token else None, session=session.get,
+            lookup_url=settings.sms_gateway_lookup_url),
         "inbox": InboxChannel(post_inbox),
     }
 

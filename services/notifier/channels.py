@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import aiohttp
 
@@ -46,6 +46,13 @@ class Outgoing:
     subject: str
     text: str
     data: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Reconciling(Protocol):
+    """A channel whose provider can say afterwards whether it got a message."""
+
+    async def received(self, notification_id: str) -> bool | None: ...
 
 
 class ChannelPort(Protocol):
@@ -89,11 +96,30 @@ class SmsGatewayChannel:
     name: Channel = "sms"
 
     def __init__(self, *, url: str, username: str | None, token: str | None,
-                 session: Callable[[], aiohttp.ClientSession]) -> None:
+                 session: Callable[[], aiohttp.ClientSession], lookup_url: str = "") -> None:
         self._url = url
+        self._lookup_url = lookup_url
         self._username = username
         self._token = token
         self._session = session
+
+    async def received(self, notification_id: str) -> bool | None:
+        """Whether the gateway has this message (by its reference); None when it cannot say."""
+        if not self._lookup_url:
+            return None
+        url = f"{self._lookup_url.rstrip('/')}/{notification_id}"
+        try:
+            async with self._session().get(url, headers=self._headers(),
+                                           timeout=aiohttp.ClientTimeout(total=10)) as answer:
+                return {200: True, 404: False}.get(answer.status)
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        if self._username:
+            headers["X-Gateway-User"] = self._username
+        return headers
 
     async def send(self, message: Outgoing) -> None:
         if not self._url:
@@ -101,11 +127,7 @@ class SmsGatewayChannel:
         body = json.dumps({"to": message.address, "text": message.text,
                            "reference": message.notification_id}).encode()
         headers = {"Content-Type": "application/json",
-                   "Idempotency-Key": message.notification_id}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
-        if self._username:
-            headers["X-Gateway-User"] = self._username
+                   "Idempotency-Key": message.notification_id, **self._headers()}
         await _post(self._session(), self._url, body, headers)
 
 

@@ -6,7 +6,9 @@ do), ask the consent gate (a survivor message may be held or cancelled), claim
 claim behind; the next attempt finds it and knows the outcome is unknown. Staff
 messages are then sent again with the same id (Haven-Delivery-Id, Message-ID,
 gateway reference), which receivers drop as a repeat. A survivor message is never
-sent twice on a guess: it is marked `in_doubt` and admins get an alert.
+sent twice on a guess: where the provider can be asked (the SMS gateway's lookup),
+its answer settles it (sent, or send now); otherwise it is marked `in_doubt` and
+admins get an alert.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from services.notifier import delivery_log as log
-from services.notifier.channels import ChannelPort, Outgoing, Permanent, Transient
+from services.notifier.channels import (
+    ChannelPort,
+    Outgoing,
+    Permanent,
+    Reconciling,
+    Transient,
+)
 from services.notifier.model import Endpoints, SurvivorConsent
 from services.notifier.policy import gate, plan_survivor
 from services.notifier.rendering import Renderer
@@ -70,8 +78,11 @@ class Deliverer:
                 return
         if plan.audience == "survivor":
             if in_doubt:
-                await self._fail(plan, "in_doubt", attempts=row.attempts if row else 0)
-                return
+                known = await self._provider_has(plan)
+                if known is not False:  # sent after all, or nobody can tell: never resend
+                    await (self._settle(plan, "sent") if known else self._fail(
+                        plan, "in_doubt", attempts=row.attempts if row else 0))
+                    return
             consent, address = await self.consent_of(_referral(plan))
             ready = await self._survivor_ready(plan, consent, held=held)
             if ready is None:
@@ -99,6 +110,13 @@ class Deliverer:
         fresh = plan_survivor(cause_id=plan.cause_id, referral_id=_referral(plan),
                               consent=consent, referrer=referrer, now=now)
         return plan.model_copy(update={"fields": fresh.fields}) if fresh else None
+
+    async def _provider_has(self, plan: PlannedNotification) -> bool | None:
+        """Ask the channel's provider whether a message whose outcome a crash hid arrived."""
+        channel = self.channels[plan.channel]
+        if not isinstance(channel, Reconciling):
+            return None
+        return await channel.received(plan.notification_id)
 
     def _referrer(self, plan: PlannedNotification) -> Endpoints | None:
         facts = log.referral(self.engine, _referral(plan))

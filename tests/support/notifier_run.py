@@ -116,6 +116,8 @@ class NotifierRun:
                                           "HAVEN_NOTIFIER_APP_ID": self.app_id,
                                           "HAVEN_NOTIFIER_SMTP_PORT": str(self.smtp.port),
                                           "HAVEN_NOTIFIER_SMS_GATEWAY_URL": self.http.url("/sms"),
+                                          "HAVEN_NOTIFIER_SMS_GATEWAY_LOOKUP_URL":
+                                              self.http.url("/sms"),
                                           "HAVEN_NOTIFIER_SMS_GATEWAY_TOKEN": "test-token",
                                           "HAVEN_NOTIFIER_RETRY_DELAYS_S": self.retry_delays})
         self.worker.wait_for_log("Worker ready", timeout_s=90)

@@ -120,6 +120,12 @@ class HttpStandIn:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            def do_GET(self) -> None:  # noqa: N802
+                status = 200 if stand_in.has_sms(self.path.rsplit("/", 1)[-1]) else 404
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def log_message(self, *_: Any) -> None:
                 return
 
@@ -153,6 +159,11 @@ class HttpStandIn:
                     verdict = rejection.reason
             self.received.append(Received(path, headers, body, verdict))
             return 200 if verdict in ("accepted", "replayed") else 401
+
+    def has_sms(self, reference: str) -> bool:
+        """The gateway's lookup: did an accepted message with this reference arrive?"""
+        return any(json.loads(r.body).get("reference") == reference
+                   for r in self.requests("/sms") if r.verdict == "accepted")
 
     def requests(self, path: str) -> list[Received]:
         with self._lock:

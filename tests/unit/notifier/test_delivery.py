@@ -65,6 +65,16 @@ class FakeChannel:
 
 
 @dataclass
+class GatewayWithLookup(FakeChannel):
+    """An SMS gateway that can say whether it has a message (by its reference)."""
+
+    has: bool | None = None
+
+    async def received(self, notification_id: str) -> bool | None:
+        return self.has
+
+
+@dataclass
 class World:
     handlers: Handlers
     channels: dict[str, FakeChannel]
@@ -332,3 +342,21 @@ async def test_a_capacity_reminder_retries_through_the_log_and_alerts_when_it_gi
     assert isinstance(alert, NotificationAlertRaised)
     assert (alert.referral_id, alert.reason) == (None, "http_410")
     assert world.letters == []
+
+
+@pytest.mark.parametrize("gateway_has", [True, False])
+@sync
+async def test_a_gateway_that_can_be_asked_settles_a_survivor_sms_in_doubt(
+        world: World, gateway_has: bool) -> None:
+    world.channels["sms"] = GatewayWithLookup("sms", has=gateway_has)
+    referral = await submit(world)
+    sms_id = notification_id("status-1", f"survivor:{referral}", "sms")
+    log.claim(world.handlers.engine, notification_id=sms_id, referral_id=referral,
+              audience="survivor", channel="sms")  # a worker died after this claim
+    await placed(world, referral)
+    await placed(world, referral)  # redelivered: still settled once
+    sent = world.channels["sms"].sent
+    assert len(sent) == (0 if gateway_has else 1), "sent once in all, never twice"
+    assert world.of(NotificationAlertRaised) == [], "nothing left in doubt"
+    row = log.get(world.handlers.engine, sms_id)
+    assert row is not None and row.state == "sent"
