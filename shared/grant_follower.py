@@ -113,6 +113,7 @@ class GrantFollower:
                 if not self._caught_up.is_set() and all(
                         consumer.position(tp) >= end for tp, end in ends.items()):
                     self._caught_up.set()
+                    log.info("grants caught up", extra={"refused": len(self._refused)})
         finally:
             consumer.close()
 
@@ -131,4 +132,7 @@ class GrantFollower:
                 self._refused.add((referral, bytes.fromhex(grant_id.decode())))
             except ValueError:
                 pass
-            log.warning("grant refused", extra={"reason": error.reason})
+            # Grants sealed to keys we no longer (or never) held are normal after a rotation
+            # and in a shared test broker: counted at catch-up, warned about only afterwards.
+            if self._caught_up.is_set():
+                log.warning("grant refused", extra={"reason": error.reason})

@@ -84,6 +84,7 @@ def test_matching_routes_bad_records_to_the_dlq_and_goes_on(
                                        kafka_broker)})
     try:
         matching.wait_for_log("Worker ready")
+        matching.wait_for_log("grants caught up", timeout_s=180)
         probe = _valid_referral()
         key = str(probe.referral_id).encode()
         publisher = EventPublisher(create_producer(kafka_broker, client_id="t"), codec)

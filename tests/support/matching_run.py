@@ -112,6 +112,7 @@ class MatchingRun:
                                      "HAVEN_MATCHING_APP_ID": self.app_id, **extra})
         self.workers[name] = worker
         worker.wait_for_log("Worker ready", timeout_s=90)
+        worker.wait_for_log("grants caught up", timeout_s=180)
         return worker
 
     def stop(self) -> None:
