@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +24,8 @@ def kafka_broker() -> Iterator[KafkaSettings]:
         start(config)
     settings = KafkaSettings(bootstrap_servers=config.bootstrap)
     ensure_topics(settings)
+    # Service processes the tests start inherit this, so HAVEN_KAFKA_PORT reaches them too.
+    os.environ["HAVEN_KAFKA_BOOTSTRAP_SERVERS"] = config.bootstrap
     yield settings
     if not already_running:
         stop(config)
