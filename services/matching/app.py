@@ -233,7 +233,7 @@ def create_app(
                                     decided_at=now) for d in decisions], envelope.attributes)
             await store(app, ledgers, key, dump_ledger(ledger))
 
-    dispatched: set[tuple[bytes, datetime]] = set()
+    dispatched: dict[bytes, datetime] = {}  # per case, the deadline already announced
     next_due: dict[bytes, tuple[bytes, datetime | None]] = {}  # key -> (value, its deadline)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
@@ -248,12 +248,12 @@ def create_app(
             if known is None or known[0] is not raw:
                 known = next_due[key] = (raw, load_case(raw).next_deadline(policy))
             due = known[1]
-            if due is None or due > now or (key, due) in dispatched:
+            if due is None or due > now or dispatched.get(key) == due:
                 continue
             partition = referral_partitioner(key, PARTITIONS, [])
             if TP(topics.REFERRAL_SUBMITTED.name, partition) not in actives:
                 continue
-            dispatched.add((key, due))
+            dispatched[key] = due
             await emit_plain(codec, app, DeadlineReached(referral_id=uuid.UUID(key.decode()),
                                                          due_at=due, at=now))
 

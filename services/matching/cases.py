@@ -215,7 +215,7 @@ class Case:
                                                reason=reason, changed_at=now)]
 
     def expired_offers(self, now: datetime) -> list[uuid.UUID]:
-        """Open offers past their expiry (the owner's timer turns them into OfferTimedOut)."""
+        """Open offers past their expiry (`on_deadline` moves each one on)."""
         return [o.offer_id for o in self.offers.values()
                 if o.status == "offered" and o.expires_at is not None and o.expires_at <= now]
 
