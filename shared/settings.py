@@ -121,6 +121,10 @@ class NotifierSettings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    # GET {lookup}/{notification id}: 200 the mail provider has that Message-ID, 404 it
+    # never got it. SMTP itself cannot tell after a crash; this settles such a message.
+    email_lookup_url: str = ""
+    email_lookup_token: SecretStr | None = None
     sms_gateway_url: str = ""
     # GET {lookup}/{reference}: 200 the gateway has the message, 404 it never got it. Lets
     # a survivor SMS whose outcome a crash hid be settled instead of left in doubt.

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import faust
+from pydantic import SecretStr
 
 from services.notifier import delivery_log
 from services.notifier.channels import (
     ChannelPort,
+    DeliveryLookup,
     InboxChannel,
     Outgoing,
     SmsGatewayChannel,
@@ -88,7 +91,8 @@ def create_app(
         channels=_channels(settings, subscriptions, emit, session), renderer=Renderer(),
         directory=subscriptions.endpoints, publish=emit,
         consent_of=lambda referral: handlers_box[0].consent_of(referral),
-        dead_letter=letter, retry_delays=settings.retry_delays_s)
+        dead_letter=letter, retry_delays=settings.retry_delays_s,
+        settle_after=timedelta(seconds=settings.send_timeout_s))
     handlers = Handlers(deliverer=deliverer, open_terms=_terms_opener(codec, grants),
                         link_base=settings.public_base_url)
     handlers_box.append(handlers)
@@ -136,13 +140,19 @@ def _channels(settings: NotifierSettings, subscriptions: Subscriptions, emit: Em
             host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_sender,
             username=settings.smtp_username,
             password=password.get_secret_value() if password else None,
-            starttls=settings.smtp_starttls, timeout_s=settings.send_timeout_s)),
+            starttls=settings.smtp_starttls, timeout_s=settings.send_timeout_s),
+            lookup=DeliveryLookup(url=settings.email_lookup_url, session=session.get,
+                                  headers=lambda: _bearer(settings.email_lookup_token))),
         "sms": SmsGatewayChannel(
             url=settings.sms_gateway_url, username=settings.sms_gateway_username,
             token=token.get_secret_value() if token else None, session=session.get,
             lookup_url=settings.sms_gateway_lookup_url),
         "inbox": InboxChannel(post_inbox),
     }
+
+
+def _bearer(token: SecretStr | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
 
 
 def _wire_agents(app: faust.App, codec: RecordCodec, grants: GrantFollower,

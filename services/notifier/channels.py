@@ -90,6 +90,33 @@ class WebhookChannel:
                     {**headers, "Content-Type": "application/json"})
 
 
+class DeliveryLookup:
+    """Asks a provider afterwards whether it took a message: `GET {url}/{notification id}`.
+
+    200 means it has the message, 404 that it never got it; anything else, or no answer,
+    means nobody can tell (None). The SMS gateway's reference and the e-mail's Message-ID
+    are the notification id, so a provider's own message search answers this directly
+    or through a small adapter (docs/notifier.md).
+    """
+
+    def __init__(self, *, url: str, headers: Callable[[], dict[str, str]],
+                 session: Callable[[], aiohttp.ClientSession]) -> None:
+        self._url = url
+        self._headers = headers
+        self._session = session
+
+    async def received(self, notification_id: str) -> bool | None:
+        if not self._url:
+            return None
+        url = f"{self._url.rstrip('/')}/{notification_id}"
+        try:
+            async with self._session().get(url, headers=self._headers(),
+                                           timeout=aiohttp.ClientTimeout(total=10)) as answer:
+                return {200: True, 404: False}.get(answer.status)
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+
+
 class SmsGatewayChannel:
     """POSTs to an HTTP SMS gateway: `{"to", "text", "reference"}` with a bearer token."""
 
@@ -98,22 +125,14 @@ class SmsGatewayChannel:
     def __init__(self, *, url: str, username: str | None, token: str | None,
                  session: Callable[[], aiohttp.ClientSession], lookup_url: str = "") -> None:
         self._url = url
-        self._lookup_url = lookup_url
         self._username = username
         self._token = token
         self._session = session
+        self._lookup = DeliveryLookup(url=lookup_url, headers=self._headers, session=session)
 
     async def received(self, notification_id: str) -> bool | None:
         """Whether the gateway has this message (by its reference); None when it cannot say."""
-        if not self._lookup_url:
-            return None
-        url = f"{self._lookup_url.rstrip('/')}/{notification_id}"
-        try:
-            async with self._session().get(url, headers=self._headers(),
-                                           timeout=aiohttp.ClientTimeout(total=10)) as answer:
-                return {200: True, 404: False}.get(answer.status)
-        except (aiohttp.ClientError, TimeoutError):
-            return None
+        return await self._lookup.received(notification_id)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
@@ -155,12 +174,23 @@ class SmtpConfig:
 
 
 class SmtpChannel:
-    """Any SMTP server, through the standard library in a worker thread."""
+    """Any SMTP server, through the standard library in a worker thread.
+
+    SMTP cannot say afterwards whether a message arrived (RFC 1047: the server may
+    have taken it while the sender died waiting for the "250"). With a `lookup` (the
+    mail provider's message search by Message-ID) a message a crash left in doubt is
+    settled instead of sent twice.
+    """
 
     name: Channel = "email"
 
-    def __init__(self, config: SmtpConfig) -> None:
+    def __init__(self, config: SmtpConfig, lookup: DeliveryLookup | None = None) -> None:
         self._config = config
+        self._lookup = lookup
+
+    async def received(self, notification_id: str) -> bool | None:
+        """Whether the mail provider has this Message-ID; None when there is nobody to ask."""
+        return None if self._lookup is None else await self._lookup.received(notification_id)
 
     async def send(self, message: Outgoing) -> None:
         await asyncio.to_thread(self._send, message)

@@ -3,20 +3,21 @@
 The order of steps is the guarantee: look in the log (sent before? nothing to
 do), ask the consent gate (a survivor message may be held or cancelled), claim
 (committed), send, record. A worker killed between claim and record leaves the
-claim behind; the next attempt finds it and knows the outcome is unknown. Staff
-messages are then sent again with the same id (Haven-Delivery-Id, Message-ID,
-gateway reference), which receivers drop as a repeat. A survivor message is never
-sent twice on a guess: where the provider can be asked (the SMS gateway's lookup),
-its answer settles it (sent, or send now); otherwise it is marked `in_doubt` and
-admins get an alert.
+claim behind; the next attempt finds it and knows the outcome is unknown. Where
+the provider can be asked (the SMS gateway's and the mail provider's lookup), its
+answer settles it: recorded as sent, or sent now. Where nobody can tell, staff
+messages are sent again with the same id (Haven-Delivery-Id, Message-ID, gateway
+reference), which receivers drop as a repeat; a survivor message is never sent
+twice on a guess: it is marked `in_doubt` and admins get an alert.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -59,6 +60,9 @@ class Deliverer:
     dead_letter: Callable[[NotificationRetryScheduled, str], Awaitable[None]]
     retry_delays: Sequence[float]
     clock: Callable[[], datetime] = log.now
+    # How long after a claim a provider is asked about it: by then a message the dead
+    # worker was still handing over has arrived, or the provider has dropped it.
+    settle_after: timedelta = timedelta(seconds=10)
 
     async def deliver(self, plan: PlannedNotification) -> None:
         """One attempt at one notification; safe to call again with the same plan."""
@@ -68,6 +72,16 @@ class Deliverer:
                 await self._announce(plan, row.state)
             return
         in_doubt = row is not None and row.state == "claimed"
+        if row is not None and in_doubt:
+            known = await self._provider_has(plan, claimed_at=row.updated_at)
+            logger.info("outcome hidden by a crash", extra={
+                "notification_id": plan.notification_id, "provider_has": known})
+            if known:  # the provider took it before the worker died
+                await self._settle(plan, "sent")
+                return
+            if known is None and plan.audience == "survivor":  # nobody can tell: never resend
+                await self._fail(plan, "in_doubt", attempts=row.attempts)
+                return
         address: str | None = None
         held = row is not None and row.state == "held"
         if plan.audience != "survivor" and not in_doubt:
@@ -77,12 +91,6 @@ class Deliverer:
                     await self._settle(plan, "held", due_at=verdict.until)
                 return
         if plan.audience == "survivor":
-            if in_doubt:
-                known = await self._provider_has(plan)
-                if known is not False:  # sent after all, or nobody can tell: never resend
-                    await (self._settle(plan, "sent") if known else self._fail(
-                        plan, "in_doubt", attempts=row.attempts if row else 0))
-                    return
             consent, address = await self.consent_of(_referral(plan))
             ready = await self._survivor_ready(plan, consent, held=held)
             if ready is None:
@@ -111,11 +119,18 @@ class Deliverer:
                               consent=consent, referrer=referrer, now=now)
         return plan.model_copy(update={"fields": fresh.fields}) if fresh else None
 
-    async def _provider_has(self, plan: PlannedNotification) -> bool | None:
+    async def _provider_has(self, plan: PlannedNotification, *,
+                            claimed_at: datetime) -> bool | None:
         """Ask the channel's provider whether a message whose outcome a crash hid arrived."""
         channel = self.channels[plan.channel]
         if not isinstance(channel, Reconciling):
             return None
+        # Asked too early, a provider still reading the dead worker's last bytes says "no".
+        # Real time, as the claim was stamped, not the policy clock.
+        claimed = claimed_at if claimed_at.tzinfo else claimed_at.replace(tzinfo=UTC)
+        wait_s = (claimed + self.settle_after - log.now()).total_seconds()
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
         return await channel.received(plan.notification_id)
 
     def _referrer(self, plan: PlannedNotification) -> Endpoints | None:

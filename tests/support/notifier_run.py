@@ -115,12 +115,16 @@ class NotifierRun:
                                               self.kafka.bootstrap_servers,
                                           "HAVEN_NOTIFIER_APP_ID": self.app_id,
                                           "HAVEN_NOTIFIER_SMTP_PORT": str(self.smtp.port),
+                                          "HAVEN_NOTIFIER_EMAIL_LOOKUP_URL":
+                                              self.smtp.lookup_url,
                                           "HAVEN_NOTIFIER_SMS_GATEWAY_URL": self.http.url("/sms"),
                                           "HAVEN_NOTIFIER_SMS_GATEWAY_LOOKUP_URL":
                                               self.http.url("/sms"),
                                           "HAVEN_NOTIFIER_SMS_GATEWAY_TOKEN": "test-token",
                                           "HAVEN_NOTIFIER_RETRY_DELAYS_S": self.retry_delays})
         self.worker.wait_for_log("Worker ready", timeout_s=90)
+        # Until then sealed events wait: a test timing safe hours must not start earlier.
+        self.worker.wait_for_log("grants caught up", timeout_s=180)
         return self.worker
 
     def stop(self) -> None:
@@ -136,6 +140,11 @@ class NotifierRun:
             return ""
         text = self.worker.log_file.read_text(errors="replace").splitlines()
         return "\n".join([line for line in text if "grant refused" not in line][-lines:])
+
+    def logged(self, text: str) -> int:
+        """How many lines of every worker's log so far contain `text`."""
+        return sum(line.count(text) for start in range(1, self.starts + 1) for line in (
+            self.var_dir / f"notifier-{start}.log").read_text(errors="replace").splitlines())
 
     # --- playing intake and matching -----------------------------------------------------
 

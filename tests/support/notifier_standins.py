@@ -1,6 +1,7 @@
 """Stand-ins for the world outside the notifier: a real SMTP server, an HTTP receiver.
 
-Both record every request they get, raw, so a test can count duplicates. The
+Both record every request they get, raw, so a test can count duplicates, and both
+answer the notifier's lookup (did you get this message?) as a provider would. The
 HTTP receiver plays both a partner's webhook endpoint (it verifies signatures
 and refuses replays with the documented method) and an SMS gateway; it can be
 told to answer the next requests with a failure status.
@@ -13,6 +14,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -58,19 +60,48 @@ class _Recorder:
         return "250 Message accepted for delivery"
 
 
+class _MessageSearch:
+    """A mail provider's lookup by Message-ID: `GET /messages/<id>`, 200 if it has it, else 404."""
+
+    def __init__(self, has: Callable[[str], bool]) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(200 if has(self.path.rsplit("/", 1)[-1]) else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        self.port = free_port()
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 class SmtpStandIn:
-    """aiosmtpd on a free local port, recording every accepted message."""
+    """aiosmtpd on a free local port, recording every accepted message; with a lookup."""
 
     def __init__(self, delay_s: float = 0.0) -> None:
         self.port = free_port()
         self._recorder = _Recorder(delay_s)
         self._controller = Controller(self._recorder, hostname="127.0.0.1", port=self.port)
+        self._search = _MessageSearch(lambda message_id: message_id in self.counts())
+        self.lookup_url = f"http://127.0.0.1:{self._search.port}/messages"
 
     def __enter__(self) -> SmtpStandIn:
         self._controller.start()
+        self._search.start()
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._search.stop()
         self._controller.stop()
 
     @property

@@ -15,6 +15,7 @@ import pytest
 
 from services.notifier.channels import (
     ChannelPort,
+    DeliveryLookup,
     InboxChannel,
     Outgoing,
     Permanent,
@@ -89,6 +90,24 @@ def test_smtp_refused_address_is_permanent_and_a_dead_server_transient(
     with pytest.raises(Transient) as down:
         send(smtp_channel(free_port()), message("email", "person@example.invalid"))
     assert not isinstance(down.value, Permanent)
+
+
+def test_after_a_crash_the_mail_providers_lookup_says_which_message_it_has(
+        smtp: SmtpStandIn) -> None:
+    send(smtp_channel(smtp.port), message("email", "person@example.invalid"))
+
+    async def ask(url: str, notification_id: str) -> bool | None:
+        async with aiohttp.ClientSession() as session:
+            lookup = DeliveryLookup(url=url, headers=dict, session=lambda: session)
+            channel = SmtpChannel(SmtpConfig(host="127.0.0.1", port=smtp.port,
+                                             sender="haven@example.invalid"), lookup=lookup)
+            return await channel.received(notification_id)
+
+    assert asyncio.run(ask(smtp.lookup_url, "ntf-contract-1")) is True
+    assert asyncio.run(ask(smtp.lookup_url, "ntf-never-sent")) is False
+    # Nobody to ask, or nobody answering: unknown, never a guess.
+    assert asyncio.run(ask("", "ntf-contract-1")) is None
+    assert asyncio.run(ask(f"http://127.0.0.1:{free_port()}/messages", "ntf-contract-1")) is None
 
 
 def test_webhook_is_signed_and_verified_by_the_receiver(http: HttpStandIn) -> None:

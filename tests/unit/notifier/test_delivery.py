@@ -66,11 +66,13 @@ class FakeChannel:
 
 @dataclass
 class GatewayWithLookup(FakeChannel):
-    """An SMS gateway that can say whether it has a message (by its reference)."""
+    """A provider that can say whether it has a message (by its reference or Message-ID)."""
 
     has: bool | None = None
+    asked_at: list[datetime] = field(default_factory=list)
 
     async def received(self, notification_id: str) -> bool | None:
+        self.asked_at.append(log.now())
         return self.has
 
 
@@ -111,7 +113,8 @@ def world(tmp_path: Path) -> World:
     deliverer = Deliverer(engine=engine, channels=channels, renderer=Renderer(),
                           directory=directory, publish=publish,
                           consent_of=lambda r: box[0].consent_of(r), dead_letter=letter,
-                          retry_delays=[2.0, 10.0], clock=lambda: clock[0])
+                          retry_delays=[2.0, 10.0], clock=lambda: clock[0],
+                          settle_after=timedelta(0))
     handlers = Handlers(deliverer=deliverer, open_terms=open_terms, link_base="https://h.example")
     box.append(handlers)
     return World(handlers, channels, events, letters, clock, terms)
@@ -360,3 +363,43 @@ async def test_a_gateway_that_can_be_asked_settles_a_survivor_sms_in_doubt(
     assert world.of(NotificationAlertRaised) == [], "nothing left in doubt"
     row = log.get(world.handlers.engine, sms_id)
     assert row is not None and row.state == "sent"
+
+
+@pytest.mark.parametrize("provider_has", [True, False, None])
+@sync
+async def test_a_mail_provider_that_can_be_asked_settles_staff_mail_in_doubt(
+        world: World, provider_has: bool | None) -> None:
+    world.channels["email"] = GatewayWithLookup("email", has=provider_has)
+    referral = await submit(world, contact=False)
+    mail_id = notification_id("status-1", f"org:{OUTREACH}", "email")
+    log.claim(world.handlers.engine, notification_id=mail_id, referral_id=referral,
+              audience="outreach", channel="email")  # a worker died after this claim
+    await placed(world, referral)
+    await placed(world, referral)  # redelivered: still settled once
+    # It has it: not sent again. It never got it: sent once. Nobody can tell: staff mail is
+    # sent again with the same Message-ID (the receiver may drop it), once.
+    assert len(world.channels["email"].sent) == (0 if provider_has else 1)
+    assert len(world.channels["email"].asked_at) == 1
+    row = log.get(world.handlers.engine, mail_id)
+    assert row is not None and row.state == "sent"
+    assert world.of(NotificationAlertRaised) == []
+
+
+@sync
+async def test_the_provider_is_asked_only_once_the_dead_workers_send_has_settled(
+        world: World) -> None:
+    gateway = GatewayWithLookup("sms", has=False)
+    world.channels["sms"] = gateway
+    world.handlers.deliverer.settle_after = timedelta(seconds=0.5)
+    referral = await submit(world)
+    sms_id = notification_id("status-1", f"survivor:{referral}", "sms")
+    log.claim(world.handlers.engine, notification_id=sms_id, referral_id=referral,
+              audience="survivor", channel="sms")
+    row = log.get(world.handlers.engine, sms_id)
+    assert row is not None
+    claimed_at = row.updated_at.replace(tzinfo=UTC)
+    world.clock[0] = THREE_AM + timedelta(hours=8)  # inside the person's hours
+    await placed(world, referral)
+    [asked] = gateway.asked_at
+    assert asked - claimed_at >= timedelta(seconds=0.5)
+    assert len(gateway.sent) == 1
