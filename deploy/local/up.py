@@ -13,9 +13,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.local import demo_outbox
 from deploy.local.broker import BrokerConfig, BrokerError, answers_metadata, start, stop
 from services.intake.directory import seed
 from services.intake.directory.cli import seed_network
@@ -34,6 +35,7 @@ class Service:
     module: str
     ready_log: str | None = None
     ready_url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     def log_file(self, runtime: RuntimeSettings) -> Path:
@@ -50,10 +52,14 @@ class Service:
         return self.ready_log is not None and self.ready_log in text
 
 
-def _services(intake: IntakeSettings) -> list[Service]:
+def _services(runtime: RuntimeSettings, intake: IntakeSettings) -> list[Service]:
+    demo = runtime.environment != "production"
+    outbox = [Service("outbox", "deploy.local.demo_outbox", ready_log="outbox ready")]
     return [
+        *(outbox if demo else []),
         Service("matching", "services.matching", ready_log="Worker ready"),
-        Service("notifier", "services.notifier", ready_log="Worker ready"),
+        Service("notifier", "services.notifier", ready_log="Worker ready",
+                env=demo_outbox.notifier_environment() if demo else {}),
         Service("intake", "services.intake",
                 ready_url=f"http://{intake.host}:{intake.port}/readyz"),
     ]
@@ -65,7 +71,7 @@ def _launch(service: Service, runtime: RuntimeSettings) -> None:
     with path.open("ab") as log:
         service.process = subprocess.Popen(
             [sys.executable, "-m", service.module], stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, env=os.environ.copy(),
+            stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **service.env},
         )
 
 
@@ -125,6 +131,9 @@ def _demo_network(runtime: RuntimeSettings, intake: IntakeSettings) -> str:
     if not report.skipped:
         print(f"demo network: {report.organizations} organizations, {report.services} "
               f"services, {report.users} users")
+    if subscribed := demo_outbox.subscribe_demo_organizations(runtime, intake):
+        print(f"notifications: {subscribed} organizations get the in-app inbox and e-mail "
+              f"(to the demo outbox, http://127.0.0.1:{demo_outbox.HTTP_PORT}/)")
     return (f"{seed.ADMIN[0]} / {seed.ADMIN[1]} (admin), outreach-amsterdam / "
             f"{seed.OUTREACH_PASSWORD}, staff-01 / {seed.STAFF_PASSWORD}")
 
@@ -135,7 +144,7 @@ def run() -> int:
     runtime, intake, kafka = RuntimeSettings(), IntakeSettings(), KafkaSettings()
     broker = BrokerConfig.from_env()
     started_broker = False
-    services = _services(intake)
+    services = _services(runtime, intake)
     try:
         if not answers_metadata(broker, timeout_s=3):
             print(f"starting Kafka on {broker.bootstrap} ...")
@@ -148,9 +157,11 @@ def run() -> int:
         for service in services:
             _launch(service, runtime)
         _wait_ready(services, runtime)
+        outbox = (f"  outbox:      http://127.0.0.1:{demo_outbox.HTTP_PORT}/ (what the notifier "
+                  "sent; files in var/outbox/)\n" if runtime.environment != "production" else "")
         print(f"\nHaven is running.\n  web and API: http://{intake.host}:{intake.port}/docs\n"
               f"  broker:      {broker.bootstrap}\n  logs:        {runtime.var_dir / 'log'}\n"
-              f"  sign in:     {admin_note}\n"
+              f"  sign in:     {admin_note}\n{outbox}"
               "Press Ctrl-C to stop.")
         why = _watch(services)
         print(f"\nstopping ({why}) ...")

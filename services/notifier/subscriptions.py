@@ -29,7 +29,8 @@ class Subscriptions:
 
     @classmethod
     def load(cls, path: Path) -> Subscriptions:
-        """Read the file; a missing file means nobody subscribed yet (the inbox still works)."""
+        """Read the file; a missing file means nobody subscribed yet, so no organization
+        hears anything, not even by inbox (`make up` writes one for the demo network)."""
         if not path.exists():
             return cls()
         return cls.parse(json.loads(path.read_text(encoding="utf-8")))

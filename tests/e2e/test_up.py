@@ -17,11 +17,12 @@ import pytest
 
 from services.intake.directory import seed
 from shared.settings import KafkaSettings
+from tests.support.intake import referral_body
 from tests.support.processes import REPO_ROOT, free_port
 
 
 def _service_processes(marker: str) -> list[int]:
-    """Every service process started by this test's `up` (found by an environment marker)."""
+    """Every process `up` started in this test (found by an environment marker)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -31,7 +32,8 @@ def _service_processes(marker: str) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if f"HAVEN_UP_TEST={marker}".encode() in environ and b"services." in cmdline:
+        started = b"services." in cmdline or b"deploy.local.demo_outbox" in cmdline
+        if f"HAVEN_UP_TEST={marker}".encode() in environ and started:
             found.append(int(entry.name))
     return found
 
@@ -50,7 +52,8 @@ def test_up_starts_everything_and_ctrl_c_stops_it(
     port = free_port()
     env = {**os.environ, "HAVEN_VAR_DIR": str(tmp_path), "HAVEN_INTAKE_PORT": str(port),
            "HAVEN_KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
-           "HAVEN_UP_TEST": uuid.uuid4().hex}
+           "HAVEN_UP_TEST": uuid.uuid4().hex, "HAVEN_DEMO_SMTP_PORT": str(free_port()),
+           "HAVEN_DEMO_OUTBOX_PORT": str(free_port())}
     output = tmp_path / "up.out"
     with output.open("wb") as out:
         up = subprocess.Popen([sys.executable, "-m", "deploy.local.up"], cwd=REPO_ROOT,
@@ -78,7 +81,21 @@ def test_up_starts_everything_and_ctrl_c_stops_it(
             network = httpx.get(f"{base}/api/v1/services", headers=outreach).json()
             assert len(network) >= 64 and any(s["capacity"]["stale"] for s in network)
             running = _service_processes(env["HAVEN_UP_TEST"])
-            assert len(running) == 3, "intake, matching and notifier must each run"
+            assert len(running) == 4, "intake, matching, notifier and the demo outbox must run"
+            # A referral goes all the way: matching answers, the notifier e-mails the outreach
+            # team (and any provider offered) through the demo outbox, and its page lists it.
+            region = next(t.region for t in seed.TOWNS if t.name == "Amsterdam")
+            submitted = httpx.post(f"{base}/api/v1/referrals", headers=outreach, json=referral_body(
+                location={"region": region, "max_distance_km": 50}))
+            assert submitted.status_code == 201, submitted.text
+            mail = tmp_path / "outbox" / "mail"
+            deadline = time.monotonic() + 90
+            while not (mail.is_dir() and any(mail.iterdir())):
+                assert time.monotonic() < deadline, "no notification reached the demo outbox"
+                time.sleep(0.5)
+            listing = httpx.get(f"http://127.0.0.1:{env['HAVEN_DEMO_OUTBOX_PORT']}/")
+            assert next(mail.iterdir()).name in listing.text
+            assert "CANARY" not in output.read_text()
             up.send_signal(signal.SIGINT)
             assert up.wait(timeout=60) == 0, output.read_text()
         finally:
