@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+
 from services.notifier.model import notification_id, survivor_recipient
 from shared import topics
 from shared.events import (
@@ -71,7 +73,9 @@ class NotifierRun:
     app_id: str = field(default_factory=lambda: f"test-notifier-{uuid.uuid4().hex[:8]}")
     outreach: str = field(default_factory=lambda: str(uuid.uuid4()))
     provider: str = field(default_factory=lambda: str(uuid.uuid4()))
-    worker: ServiceProcess | None = None
+    database_url: str = ""  # the delivery log; SQLite in the var dir unless given
+    worker: ServiceProcess | None = None  # the one started last
+    workers: list[ServiceProcess] = field(default_factory=list)
     starts: int = 0
     grants_started: bool = False
 
@@ -121,15 +125,17 @@ class NotifierRun:
                                           "HAVEN_NOTIFIER_SMS_GATEWAY_LOOKUP_URL":
                                               self.http.url("/sms"),
                                           "HAVEN_NOTIFIER_SMS_GATEWAY_TOKEN": "test-token",
-                                          "HAVEN_NOTIFIER_RETRY_DELAYS_S": self.retry_delays})
+                                          "HAVEN_NOTIFIER_RETRY_DELAYS_S": self.retry_delays,
+                                          "HAVEN_NOTIFIER_DATABASE_URL": self.database_url})
+        self.workers.append(self.worker)
         self.worker.wait_for_log("Worker ready", timeout_s=90)
         # Until then sealed events wait: a test timing safe hours must not start earlier.
         self.worker.wait_for_log("grants caught up", timeout_s=180)
         return self.worker
 
     def stop(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
+        for worker in self.workers:
+            worker.stop()
         self.publisher.close()
         if self.grants_started:
             self.intake_grants.stop()
@@ -145,6 +151,30 @@ class NotifierRun:
         """How many lines of every worker's log so far contain `text`."""
         return sum(line.count(text) for start in range(1, self.starts + 1) for line in (
             self.var_dir / f"notifier-{start}.log").read_text(errors="replace").splitlines())
+
+    def states(self) -> dict[str, tuple[str, int]]:
+        """The delivery log: notification id -> (state, attempts)."""
+        url = self.database_url or f"sqlite:///{self.var_dir / 'notifier' / 'log.sqlite3'}"
+        if url.startswith("sqlite") and not (self.var_dir / "notifier" / "log.sqlite3").exists():
+            return {}
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                return {row[0]: (row[1], row[2]) for row in connection.execute(text(
+                    "select notification_id, state, attempts from notifier_delivery"))}
+        finally:
+            engine.dispose()
+
+    def all_arrived(self, expected: list[Expected]) -> bool:
+        """Every expected webhook accepted, e-mail and SMS received (or an SMS in doubt)."""
+        hooks, mails, sms = self.webhook_verdicts(), self.smtp.counts(), self.sms_counts()
+        states = self.states()
+        return all(
+            all("accepted" in hooks.get(i, []) for i in e.webhook)
+            and all(mails.get(i, 0) >= 1 for i in e.email)
+            and all(sms.get(i, 0) >= 1 or states.get(i, ("", 0))[0] == "in_doubt"
+                    for i in e.sms)
+            for e in expected)
 
     # --- playing intake and matching -----------------------------------------------------
 

@@ -10,9 +10,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from deploy.local import postgres
+from tests.support.databases import scratch_database
 from tests.support.intake import Intake, running_intake
 
 
@@ -25,14 +25,8 @@ def database_url(request: pytest.FixtureRequest,
         yield f"sqlite:///{folder / f'intake-{uuid.uuid4().hex[:6]}.sqlite3'}"
         return
     server: postgres.PostgresConfig = request.getfixturevalue("postgres_server")
-    name = f"intake_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres.dsn(server), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield postgres.dsn(server).rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database(server, "intake_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,6 +14,7 @@ import pytest
 from shared.settings import KafkaSettings
 from tests.support.notifier_run import Expected, NotifierRun
 from tests.support.notifier_standins import HttpStandIn, SmtpStandIn
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -29,38 +29,13 @@ def run(kafka_broker: KafkaSettings, tmp_path: Path) -> Iterator[NotifierRun]:
             running.stop()
 
 
-def wait_until(done: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if done():
-            return True
-        time.sleep(0.25)
-    return done()
-
-
-def log_states(run: NotifierRun) -> dict[str, tuple[str, int]]:
-    with sqlite3.connect(run.var_dir / "notifier" / "log.sqlite3") as db:
-        return {row[0]: (row[1], row[2]) for row in db.execute(
-            "select notification_id, state, attempts from notifier_delivery")}
-
-
-def all_arrived(run: NotifierRun, expected: list[Expected]) -> bool:
-    hooks, mails, sms = run.webhook_verdicts(), run.smtp.counts(), run.sms_counts()
-    states = log_states(run) if (run.var_dir / "notifier" / "log.sqlite3").exists() else {}
-    return all(
-        all("accepted" in hooks.get(i, []) for i in e.webhook)
-        and all(mails.get(i, 0) >= 1 for i in e.email)
-        and all(sms.get(i, 0) >= 1 or states.get(i, ("", 0))[0] == "in_doubt" for i in e.sms)
-        for e in expected)
-
-
 def test_one_placement_reaches_staff_outreach_and_the_survivor_once(run: NotifierRun) -> None:
     run.start()
     referral = run.referral()
     run.flush()
     expected = run.offer_and_place(referral)
     run.flush()
-    assert wait_until(lambda: all_arrived(run, [expected]), 60), run.log_tail()
+    assert wait_until(lambda: run.all_arrived([expected]), 60), run.log_tail()
     time.sleep(1)
     hooks = run.webhook_verdicts()
     assert {i: hooks[i] for i in expected.webhook} == {i: ["accepted"] for i in expected.webhook}
@@ -106,11 +81,11 @@ def test_killed_again_and_again_every_partner_gets_each_message_once(
         assert run.worker is not None
         run.worker.stop(signal.SIGKILL)
         run.start()
-    assert wait_until(lambda: all_arrived(run, expected), 150), run.log_tail()
+    assert wait_until(lambda: run.all_arrived(expected), 150), run.log_tail()
     time.sleep(2)  # a late duplicate would show up now
     assert all(got < due for got, due in delivered_at_kill), (
         "a kill came after its wave was done", delivered_at_kill)
-    states, hooks = log_states(run), run.webhook_verdicts()
+    states, hooks = run.states(), run.webhook_verdicts()
     for hook in (i for e in expected for i in e.webhook):
         # Accepted exactly once; a resend after a crash is refused by the receiver as a replay.
         assert hooks[hook].count("accepted") == 1, hooks[hook]
@@ -154,7 +129,7 @@ def test_revocation_during_a_burst_stops_every_survivor_message_not_yet_sent(
     for referral, due in expected.items():
         [message] = due.sms
         assert sms.get(message, 0) == (0 if referral in revoked else 1), referral
-    states = log_states(run)
+    states = run.states()
     assert {states[expected[r].sms[0]][0] for r in revoked} == {"cancelled"}
     assert datetime.now(UTC) > opens.astimezone(UTC)
 
@@ -171,14 +146,14 @@ def test_transient_failures_retry_through_the_retry_topic_permanent_ones_dead_le
     assert wait_until(lambda: "accepted" in run.webhook_verdicts().get(provider_hook, []),
                       60), run.log_tail()
     assert run.webhook_verdicts()[provider_hook] == ["answered-503", "answered-503", "accepted"]
-    assert log_states(run)[provider_hook] == ("sent", 3)
+    assert run.states()[provider_hook] == ("sent", 3)
     [alert] = run.alerts(1)
     assert (alert.notification_id, alert.reason) == (outreach_hook, "http_400")
     [letter] = run.dead_letters(1)
     why = {name: value.decode() for name, value in letter.headers if name.startswith("haven_dlq")}
     assert why["haven_dlq_reason"] == "delivery-failed" and why["haven_dlq_detail"] == "http-400"
     assert letter.key == referral.encode()  # sealed like every referral event
-    assert log_states(run)[outreach_hook][0] == "failed"
+    assert run.states()[outreach_hook][0] == "failed"
 
 
 def test_stale_capacity_reminds_the_provider_once_even_after_a_failed_attempt(
