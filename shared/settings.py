@@ -89,6 +89,8 @@ class MatchingSettings(BaseSettings):
     stall_minutes_matching: float = Field(default=15.0, gt=0)
     stall_hours_offered: float = Field(default=24.0, gt=0)
     stall_hours_waitlisted: float = Field(default=24.0 * 7, gt=0)
+    # How long a settled case stays in the table (late answers, a declined placement).
+    keep_settled_hours: float = Field(default=24.0 * 30, gt=0)
     # The consumer group, and the prefix of the table changelogs (topics.state_topics).
     app_id: str = Field(default="haven-matching", pattern=r"^[a-z0-9][a-z0-9.-]{2,60}$")
 

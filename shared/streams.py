@@ -115,12 +115,26 @@ async def store(app: faust.App, table: TableT[Any, Any], key: bytes, value: byte
     input's offset before that record reached the broker; a worker killed in between
     would come back without the change and never see the input again.
     """
+    await _to_changelog(app, table, key, value)
+    table.data[key] = value
+
+
+async def forget(app: faust.App, table: TableT[Any, Any], key: bytes) -> None:
+    """Delete a table entry for good: a tombstone in the changelog, acknowledged, then memory.
+
+    Compaction then drops the key, so a recovering worker never reads it back.
+    """
+    await _to_changelog(app, table, key, None)
+    table.data.pop(key, None)
+
+
+async def _to_changelog(app: faust.App, table: TableT[Any, Any], key: bytes,
+                        value: bytes | None) -> None:
     event = faust.current_event()
     partition = event.message.partition if event is not None else None
     pending = await app.send(table.changelog_topic.get_topic_name(), key=key, value=value,
                              partition=partition)
     await pending
-    table.data[key] = value
 
 
 def _incoming(event: faust.EventT[Any]) -> IncomingRecord:

@@ -59,7 +59,7 @@ from shared.partitioning import referral_partitioner
 from shared.recipients import MATCHING
 from shared.records import Envelope, RecordCodec
 from shared.settings import KafkaSettings, MatchingSettings, RuntimeSettings, WorkerSettings
-from shared.streams import create_faust_app, faust_topic, publish, store, verified
+from shared.streams import create_faust_app, faust_topic, forget, publish, store, verified
 
 SERVICE = "matching"
 PARTITIONS = list(range(topics.REFERRAL_SUBMITTED.partitions))
@@ -80,7 +80,8 @@ def policy_from(settings: MatchingSettings) -> MatchingPolicy:
         stall_after={
             ReferralStatus.MATCHING: timedelta(minutes=settings.stall_minutes_matching),
             ReferralStatus.OFFERED: timedelta(hours=settings.stall_hours_offered),
-            ReferralStatus.WAITLISTED: timedelta(hours=settings.stall_hours_waitlisted)})
+            ReferralStatus.WAITLISTED: timedelta(hours=settings.stall_hours_waitlisted)},
+        keep_settled=timedelta(hours=settings.keep_settled_hours))
 
 
 def create_app(
@@ -109,6 +110,8 @@ def create_app(
         await publish(app, *records, confirm=True)
 
     case_locks = KeyedLocks()
+    dispatched: dict[bytes, datetime] = {}  # per case, the deadline already announced
+    next_due: dict[bytes, tuple[bytes, datetime | None]] = {}  # key -> (value, its deadline)
 
     def case_of(referral_id: Any) -> Case | None:
         raw = cases.get(str(referral_id).encode())
@@ -144,6 +147,12 @@ def create_app(
         if isinstance(event, HoldDecided):
             await save(case, case.on_hold(event, now, policy, envelope.attributes.id),
                        envelope.attributes)
+        elif isinstance(event, DeadlineReached) and case.forgettable(now, policy):
+            key = str(case.referral_id).encode()
+            await forget(app, cases, key)  # a tombstone: the changelog forgets it too
+            next_due.pop(key, None)
+            dispatched.pop(key, None)
+            log.info("settled case forgotten", extra={"referral_id": str(case.referral_id)})
         elif isinstance(event, DeadlineReached):
             await save(case, case.on_deadline(now, policy, envelope.attributes.id),
                        envelope.attributes)
@@ -232,9 +241,6 @@ def create_app(
                                     offer_id=d.offer_id, outcome=d.outcome, reason=d.reason,
                                     decided_at=now) for d in decisions], envelope.attributes)
             await store(app, ledgers, key, dump_ledger(ledger))
-
-    dispatched: dict[bytes, datetime] = {}  # per case, the deadline already announced
-    next_due: dict[bytes, tuple[bytes, datetime | None]] = {}  # key -> (value, its deadline)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def watch_deadlines() -> None:

@@ -43,6 +43,9 @@ class MatchingPolicy:
     max_open_offers_per_referral: int = 6    # requested + offered + accepted, all needs
     choice_ttl: timedelta = timedelta(hours=4)
     stall_after: dict[ReferralStatus, timedelta] = field(default_factory=_default_stall_after)
+    # A settled case (placed, returned, withdrawn, erased; holding nothing) is kept this long
+    # for late answers and a person declining a placement, then forgotten.
+    keep_settled: timedelta = timedelta(days=30)
 
 
 @dataclass

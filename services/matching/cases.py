@@ -229,7 +229,21 @@ class Case:
         if (stall is not None and not self.closed and self.status_since is not None
                 and self.alerted != self._stall_marker()):
             due.append(self.status_since + stall)
+        forget_at = self._forget_at(policy)
+        if forget_at is not None:
+            due.append(forget_at)
         return min(due, default=None)
+
+    def forgettable(self, now: datetime, policy: MatchingPolicy) -> bool:
+        """Settled long enough ago that nothing can still change it: drop it from the table."""
+        forget_at = self._forget_at(policy)
+        return forget_at is not None and forget_at <= now
+
+    def _forget_at(self, policy: MatchingPolicy) -> datetime | None:
+        settled = self.closed or self.status in (ReferralStatus.PLACED, ReferralStatus.RETURNED)
+        if not settled or self.status_since is None or self._of_all(HOLDING):
+            return None
+        return self.status_since + policy.keep_settled
 
     # --- steps --------------------------------------------------------------------------
 

@@ -128,3 +128,26 @@ def test_properties_over_random_runs(seed: int, referrals: int, places: int) -> 
     for case in sim.cases.values():
         assert isinstance(case, Case) and case.status in set(ReferralStatus)
         assert sim.statuses(case.referral_id), "every referral has a recorded decision"
+
+
+def test_a_settled_case_is_forgotten_after_the_retention_and_not_before() -> None:
+    places = service(SHELTER, "amsterdam", open_places=1)
+    sim = Simulation([places], NOW)
+    placed, open_, withdrawn = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    sim.submit(placed, person([SHELTER]))
+    [offer] = sim.open_offers()
+    sim.accept(offer)
+    sim.submit(open_, person([SHELTER]))  # no place left: waitlisted, still waiting
+    sim.submit(withdrawn, person([SHELTER]))
+    sim._run(sim.cases[withdrawn].withdraw(ReferralStatus.WITHDRAWN, "consent_withdrawn",
+                                           NOW, "revoked-1"))
+    keep = sim.policy.keep_settled
+    assert sim.statuses(placed)[-1] == "placed"
+    for referral in (placed, withdrawn):
+        case = sim.cases[referral]
+        assert case.next_deadline(sim.policy) == NOW + keep  # the timer comes back for it
+        assert not case.forgettable(NOW + keep - timedelta(seconds=1), sim.policy)
+        assert case.forgettable(NOW + keep, sim.policy)
+    waiting = sim.cases[open_]
+    assert sim.statuses(open_)[-1] == "waitlisted"
+    assert not waiting.forgettable(NOW + 10 * keep, sim.policy), "it still holds a queue spot"
