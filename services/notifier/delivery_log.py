@@ -84,10 +84,15 @@ def open_log(url: str) -> Engine:
 def _add_missing_columns(engine: Engine) -> None:
     """Logs made before a column existed get it (create_all adds tables, never columns)."""
     present = {column["name"] for column in inspect(engine).get_columns("notifier_contact")}
-    if "terms_set_at" not in present:
-        kind = "TIMESTAMP WITH TIME ZONE" if engine.dialect.name == "postgresql" else "DATETIME"
-        with engine.begin() as connection:
-            connection.execute(text(f"ALTER TABLE notifier_contact ADD COLUMN terms_set_at {kind}"))
+    if "terms_set_at" in present:
+        return
+    if engine.dialect.name == "postgresql":  # workers sharing the log may start together
+        statement = ("ALTER TABLE notifier_contact ADD COLUMN IF NOT EXISTS terms_set_at "
+                     "TIMESTAMP WITH TIME ZONE")
+    else:  # SQLite: one worker per file, and the ALTER itself takes the write lock
+        statement = "ALTER TABLE notifier_contact ADD COLUMN terms_set_at DATETIME"
+    with engine.begin() as connection:
+        connection.execute(text(statement))
 
 
 def _sqlite_pragmas(connection: Any, _: Any) -> None:
