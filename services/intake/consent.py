@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
-from services.intake.schemas import Consent, Contact, ScopeConsent
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.intake.schemas import (
+    Consent,
+    Contact,
+    ContactAddress,
+    ContactTerms,
+    ScopeConsent,
+    SurvivorChannel,
+)
+from shared.events import ContactTermsSet
 
 PURPOSES = {
     "share_profile": "find a provider that can help: needs and eligibility, without identity",
@@ -51,17 +62,66 @@ def check_release(
                                      "consent counts only when the person was told they can "
                                      "withdraw it; confirm that you explained this")
         decisions.append(ScopeDecision(scope, given.granted, given.expires_at))
-    survivor = consent.contact_survivor
-    if survivor.granted and (survivor.channel is None or survivor.hours is None):
-        raise ConsentProblem("consent.contact_survivor",
-                             "to contact the person, say which channel and which hours are safe")
-    if survivor.granted and survivor.channel is not None:
-        needed = CHANNEL_ADDRESS[survivor.channel]
-        if contact is None or getattr(contact, needed) is None:
-            raise ConsentProblem(f"contact.{needed}",
-                                 f"to reach the person by {survivor.channel.replace('_', ' ')}, "
-                                 f"give their {needed} under contact")
+    if consent.contact_survivor.granted:
+        resolve_terms(consent.contact_survivor, contact, at="consent.contact_survivor",
+                      address_at="contact")
     return decisions
+
+
+class RecordedTerms(BaseModel):
+    """Terms complete enough to contact someone: channel, address and safe hours resolved.
+
+    Holds the address, so intake keeps it only sealed (terms_store.py) and publishes
+    it only inside a ContactTermsSet sealed for the notifier and intake.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel: SurvivorChannel
+    address: str = Field(min_length=3, max_length=254)
+    hours_start: time
+    hours_end: time
+    timezone: str
+    language: str = "en"
+    voicemail_safe: bool = False
+    may_name_organization: bool = False
+    cover_story: str | None = None
+
+    def announcement(self, referral_id: uuid.UUID, *, expires_at: datetime | None,
+                     now: datetime) -> ContactTermsSet:
+        """The event that tells the notifier; `set_at` orders it against earlier terms."""
+        return ContactTermsSet(referral_id=referral_id, expires_at=expires_at, set_at=now,
+                               **self.model_dump())
+
+    def without_address(self) -> dict[str, object]:
+        """What a consent record may show in the clear: everything but where to write."""
+        return self.model_dump(mode="json", exclude={"address"})
+
+
+def resolve_terms(terms: ContactTerms, *contacts: Contact | ContactAddress | None, at: str,
+                  address_at: str) -> RecordedTerms:
+    """Complete terms, the address taken from the first contact that has one for the channel;
+    ConsentProblem naming what to give when something is missing."""
+    if terms.channel is None or terms.hours is None:
+        raise ConsentProblem(at, "to contact the person, say which channel and which hours "
+                                 "are safe (channel, and hours with start, end and timezone)")
+    needed = CHANNEL_ADDRESS[terms.channel]
+    address = next((getattr(c, needed) for c in contacts
+                    if c is not None and getattr(c, needed) is not None), None)
+    if address is None:
+        raise ConsentProblem(f"{address_at}.{needed}",
+                             f"to reach the person by {terms.channel.replace('_', ' ')}, "
+                             f"give their {needed} under {address_at}")
+    return RecordedTerms(
+        channel=terms.channel, address=address, hours_start=terms.hours.start,
+        hours_end=terms.hours.end, timezone=terms.hours.timezone,
+        language=terms.language or "en", voicemail_safe=terms.voicemail_safe,
+        may_name_organization=terms.may_name_organization, cover_story=terms.cover_story)
+
+
+def check_grant(scope: str, given: ScopeConsent, *, now: datetime) -> None:
+    """One scope granted later on its own: time-limited, with a zoned date in the future."""
+    _check_granted(scope, given, now=now)
 
 
 def _check_granted(scope: str, given: ScopeConsent, *, now: datetime) -> None:

@@ -5,22 +5,22 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from services.intake import consent as consent_rules
+from services.intake import terms_store
 from services.intake.audit import Action, Subject, audit
 from services.intake.auth import Principal
 from services.intake.models import ConsentRecord, IdempotencyRecord, Referral, TimelineEntry
 from services.intake.outbox import enqueue, tombstone
-from services.intake.schemas import Consent, ConsentChange, ReferralCreate, ScopeConsent
+from services.intake.schemas import ConsentChange, ReferralCreate, ScopeConsent
 from services.intake.vault import Vault
 from shared import topics
 from shared.events import (
     ConsentChanged,
     ConsentGrant,
-    ContactTermsSet,
     Event,
     MatchingProfile,
     ReferralErased,
@@ -72,6 +72,11 @@ def submit_referral(
     if request.contact is not None:
         referral.sealed_contact = ports.vault.seal(
             session, referral.id, "contact", request.contact.model_dump_json().encode())
+    survivor = request.consent.contact_survivor
+    terms = (consent_rules.resolve_terms(survivor, request.contact, at="consent.contact_survivor",
+                                         address_at="contact") if survivor.granted else None)
+    if terms is not None:
+        terms_store.keep(session, ports.vault, referral, terms)
     session.add(referral)
     session.flush()  # the referral row first: consent records refer to it
     for decision in decisions:
@@ -88,9 +93,9 @@ def submit_referral(
     ))
     session.add(TimelineEntry(event_id=event_id, referral_id=referral.id, at=now,
                               kind="submitted", detail=f"{len(request.needs)} needs"))
-    terms = _contact_terms(request, referral.id, decisions, now)
-    if terms is not None:
-        announce(session, ports, terms)
+    if terms is not None:  # how the notifier may reach the person: sealed for it and intake
+        announce(session, ports, terms.announcement(referral.id, expires_at=survivor.expires_at,
+                                                    now=now))
     audit(session, principal, Action.REFERRAL_SUBMITTED, Subject.REFERRAL, referral.id, now)
     return referral, True
 
@@ -99,23 +104,23 @@ def change_consent(
     *, session: Session, ports: Ports, principal: Principal, referral_id: uuid.UUID,
     change: ConsentChange, now: datetime,
 ) -> None:
-    """Record a new decision for one scope; earlier records of the scope are revoked."""
+    """Record a new decision for one scope; earlier records of the scope are revoked.
+
+    Granting contact with the survivor needs terms: the ones given, or for a renewal
+    the ones on record. Withdrawing it forgets the terms, address included.
+    """
     referral = own_referral(session, principal, referral_id)
     if referral.erased_at is not None:
         raise Conflict("This referral was erased; its consent can no longer change.")
     if change.granted:
-        consent_rules.check_release(_single_scope_release(change), now=now)
-    current = session.exec(select(ConsentRecord).where(
-        ConsentRecord.referral_id == referral.id, ConsentRecord.scope == change.scope,
-        col(ConsentRecord.revoked_at).is_(None))).all()
-    for record in current:
-        record.revoked_at = now
-        session.add(record)
-    session.add(ConsentRecord(
-        referral_id=referral.id, scope=change.scope, granted=change.granted,
-        purpose=consent_rules.PURPOSES[change.scope],
-        recipients=consent_rules.RECIPIENTS[change.scope], expires_at=change.expires_at,
-        given_at=now, recorded_by=principal.subject, terms={"changed": True}))
+        consent_rules.check_grant(change.scope, ScopeConsent(
+            granted=True, expires_at=change.expires_at), now=now)
+    contact = change.scope == "contact_survivor"
+    terms = terms_store.for_grant(session, ports.vault, referral, change.terms) if (
+        contact and change.granted) else None
+    record_decision(session, principal, referral, change.scope, granted=change.granted,
+                    expires_at=change.expires_at, now=now,
+                    terms=terms.without_address() if terms else {})
     event_id = announce(session, ports, ConsentChanged(
         referral_id=referral.id, changed_at=now,
         grant=ConsentGrant(scope=ConsentScope(change.scope), granted=change.granted,
@@ -123,7 +128,38 @@ def change_consent(
     verb = "granted" if change.granted else "withdrawn"
     session.add(TimelineEntry(event_id=event_id, referral_id=referral.id, at=now,
                               kind=f"consent:{verb}", detail=change.scope))
+    if terms is not None:
+        terms_store.keep(session, ports.vault, referral, terms)
+        announce(session, ports, terms.announcement(referral.id, expires_at=change.expires_at,
+                                                    now=now))
+    elif contact:
+        terms_store.forget(session, referral)
     audit(session, principal, Action.CONSENT_CHANGED, Subject.REFERRAL, referral.id, now)
+
+
+def current_record(session: Session, referral_id: uuid.UUID, scope: str
+                   ) -> ConsentRecord | None:
+    """The scope's decision in force (granted or not), if one was ever recorded."""
+    return session.exec(select(ConsentRecord).where(
+        ConsentRecord.referral_id == referral_id, ConsentRecord.scope == scope,
+        col(ConsentRecord.revoked_at).is_(None))).first()
+
+
+def record_decision(session: Session, principal: Principal, referral: Referral, scope: str, *,
+                    granted: bool, expires_at: datetime | None, now: datetime,
+                    terms: dict[str, object]) -> None:
+    """A new consent record for the scope; the earlier ones are revoked (history is kept)."""
+    current = session.exec(select(ConsentRecord).where(
+        ConsentRecord.referral_id == referral.id, ConsentRecord.scope == scope,
+        col(ConsentRecord.revoked_at).is_(None))).all()
+    for record in current:
+        record.revoked_at = now
+        session.add(record)
+    session.add(ConsentRecord(
+        referral_id=referral.id, scope=scope, granted=granted,
+        purpose=consent_rules.PURPOSES[scope], recipients=consent_rules.RECIPIENTS[scope],
+        expires_at=expires_at, given_at=now, recorded_by=principal.subject,
+        terms={"changed": True, **terms}))
 
 
 def erase_referral(
@@ -138,6 +174,7 @@ def erase_referral(
     _shred_grants(session, ports, str(referral.id))
     referral.sealed_profile = b""
     referral.sealed_contact = None
+    terms_store.forget(session, referral)
     referral.erased_at = now
     referral.status = "erased"
     referral.updated_at = now
@@ -243,26 +280,6 @@ def _matching_profile(request: ReferralCreate) -> MatchingProfile:
     )
 
 
-def _contact_terms(request: ReferralCreate, referral_id: uuid.UUID,
-                   decisions: list[consent_rules.ScopeDecision],
-                   now: datetime) -> ContactTermsSet | None:
-    """How the notifier may reach the person; sealed for the notifier and intake alone."""
-    survivor = request.consent.contact_survivor
-    granted = any(d.scope == "contact_survivor" and d.granted for d in decisions)
-    if not granted or survivor.channel is None or survivor.hours is None or not request.contact:
-        return None
-    address = getattr(request.contact, consent_rules.CHANNEL_ADDRESS[survivor.channel])
-    if address is None:
-        return None
-    return ContactTermsSet(
-        referral_id=referral_id, channel=survivor.channel, address=address,
-        hours_start=survivor.hours.start, hours_end=survivor.hours.end,
-        timezone=survivor.hours.timezone, language=survivor.language or "en",
-        voicemail_safe=survivor.voicemail_safe,
-        may_name_organization=survivor.may_name_organization,
-        cover_story=survivor.cover_story, expires_at=survivor.expires_at, set_at=now)
-
-
 def _consent_record(
     referral_id: uuid.UUID, decision: consent_rules.ScopeDecision, principal: Principal,
     now: datetime, request: ReferralCreate,
@@ -279,7 +296,6 @@ def _consent_record(
     )
 
 
-def _single_scope_release(change: ConsentChange) -> Consent:
-    scope = {change.scope: ScopeConsent(granted=True, expires_at=change.expires_at)}
-    return Consent.model_validate({**scope, "explained_right_to_revoke": True})
-
+def aware(at: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; they were stored in UTC."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at

@@ -77,6 +77,9 @@ class Referral(SQLModel, table=True):
     urgency: str = Field(max_length=32)
     sealed_profile: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     sealed_contact: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    # The survivor's current contact terms with their address (consent.RecordedTerms);
+    # None without contact consent. Kept to renew the consent without asking again.
+    sealed_contact_terms: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     retention_until: datetime = Field(index=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)

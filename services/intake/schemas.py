@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -67,12 +67,26 @@ class LocationConstraints(Strict):
     avoid_regions: list[str] = Field(default_factory=list, max_length=20)
 
 
+# The rules for a phone number and an e-mail address, in one place for every form that asks.
+Phone = Annotated[str | None, Field(default=None, max_length=40,
+                                    pattern=r"^\+?[0-9 ()-]{5,40}$")]
+Email = Annotated[str | None, Field(default=None, max_length=254,
+                                    pattern=r"^[^@\s]+@[^@\s]+$")]
+
+
 class Contact(Strict):
     """Optional: outreach often cannot collect these, and the referral goes ahead without."""
 
     name: str | None = Field(default=None, max_length=200)
-    phone: str | None = Field(default=None, max_length=40, pattern=r"^\+?[0-9 ()-]{5,40}$")
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: Phone = None
+    email: Email = None
+
+
+class ContactAddress(Strict):
+    """Where Haven may reach the person, when it differs from the contact details on record."""
+
+    phone: Phone = None
+    email: Email = None
 
 
 class ScopeConsent(Strict):
@@ -93,13 +107,33 @@ class ContactHours(Strict):
         return zone
 
 
-class SurvivorContactConsent(ScopeConsent):
-    channel: Literal["sms", "email", "phone_call"] | None = None
+SurvivorChannel = Literal["sms", "email", "phone_call"]
+
+
+class ContactTerms(Strict):
+    """How the person agreed to be contacted: asked at submission and again on every change.
+
+    Channel and hours are optional here so that a missing one gets a consent rule's
+    plain-word answer (consent.resolve_terms) rather than a bare "field required".
+    """
+
+    channel: SurvivorChannel | None = None
     hours: ContactHours | None = None
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
     voicemail_safe: bool = False
     may_name_organization: bool = False
     cover_story: str | None = Field(default=None, max_length=200)
+
+
+class SurvivorContactConsent(ContactTerms, ScopeConsent):
+    """The contact-survivor scope at submission: the grant and its terms in one object."""
+
+
+class NewContactTerms(ContactTerms):
+    """Terms given after submission; without `contact`, the contact details on record are used."""
+
+    contact: ContactAddress | None = Field(
+        default=None, description="the phone (sms, phone_call) or e-mail (email) to use now")
 
 
 class Consent(Strict):
@@ -152,6 +186,17 @@ class ConsentChange(Strict):
     scope: Literal["share_profile", "share_contact", "contact_survivor"]
     granted: bool
     expires_at: datetime | None = None
+    terms: NewContactTerms | None = Field(
+        default=None, description="contact_survivor only: how and when the person may be "
+        "contacted; required unless the consent is being renewed with the terms on record")
+
+    @model_validator(mode="after")
+    def _terms_only_when_granting_contact(self) -> ConsentChange:
+        if self.terms is not None and self.scope != "contact_survivor":
+            raise ValueError("contact terms belong to the scope contact_survivor only")
+        if self.terms is not None and not self.granted:
+            raise ValueError("withdrawing consent needs no terms; leave 'terms' out")
+        return self
 
 
 class Token(BaseModel):

@@ -13,12 +13,15 @@ when needed); this database never holds an address in the clear.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select, update
+
+from shared.events import PlannedNotification
 
 FINAL = frozenset({"sent", "cancelled", "failed", "in_doubt"})
 
@@ -64,6 +67,7 @@ class ContactRow(NotifierTable, table=True):
     expires_at: datetime | None = None
     terms_value: bytes | None = None
     terms_headers: str = "[]"  # JSON [[name, hex value], ...]: what verification needs
+    terms_set_at: datetime | None = None  # the stored terms' set_at: a later record wins
     changed_at: datetime
 
 
@@ -73,7 +77,22 @@ def open_log(url: str) -> Engine:
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     NotifierTable.metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Logs made before a column existed get it (create_all adds tables, never columns)."""
+    present = {column["name"] for column in inspect(engine).get_columns("notifier_contact")}
+    if "terms_set_at" in present:
+        return
+    if engine.dialect.name == "postgresql":  # workers sharing the log may start together
+        statement = ("ALTER TABLE notifier_contact ADD COLUMN IF NOT EXISTS terms_set_at "
+                     "TIMESTAMP WITH TIME ZONE")
+    else:  # SQLite: one worker per file, and the ALTER itself takes the write lock
+        statement = "ALTER TABLE notifier_contact ADD COLUMN terms_set_at DATETIME"
+    with engine.begin() as connection:
+        connection.execute(text(statement))
 
 
 def _sqlite_pragmas(connection: Any, _: Any) -> None:
@@ -190,6 +209,53 @@ def save_contact(engine: Engine, row: ContactRow) -> None:
     with Session(engine) as session:
         session.merge(row)
         session.commit()
+
+
+def waiting_survivor(engine: Engine, referral_id: str) -> list[Delivery]:
+    """The referral's survivor messages that have not gone out: held, or waiting for a retry."""
+    with Session(engine) as session:
+        return list(session.exec(select(Delivery).where(
+            col(Delivery.referral_id) == referral_id, col(Delivery.audience) == "survivor",
+            col(Delivery.state).in_(("held", "retrying")))))
+
+
+Move = tuple[str, PlannedNotification | None]  # (waiting id, its plan under new terms or None)
+
+
+def save_terms(engine: Engine, row: ContactRow, moves: Sequence[Move]) -> list[str]:
+    """New terms and what they do to waiting survivor messages, in one transaction, so a
+    crash leaves either the old terms with the old plans or the new with the new.
+
+    Same id: the held message keeps waiting, until the new plan's time. Another id
+    (another channel) or None: the waiting one is cancelled, and the new one held, due
+    at its time. Only rows still held or retrying change (a claimed one is being sent).
+    Returns the ids cancelled, whose outcome must be announced.
+    """
+    with Session(engine) as session:
+        session.merge(row)
+        cancelled: list[str] = []
+        for waiting_id, plan in moves:
+            kept = plan.model_copy(update={"fields": {}}) if plan is not None else None
+            if kept is not None and kept.notification_id == waiting_id:
+                session.execute(update(Delivery).where(
+                    col(Delivery.notification_id) == waiting_id, col(Delivery.state) == "held")
+                    .values(due_at=kept.not_before, plan=kept.model_dump_json(),
+                            updated_at=now()))
+                continue
+            gone = session.execute(update(Delivery).where(
+                col(Delivery.notification_id) == waiting_id,
+                col(Delivery.state).in_(("held", "retrying")))
+                .values(state="cancelled", plan="", announced=False, updated_at=now()))
+            if gone.rowcount != 1:  # type: ignore[attr-defined]
+                continue
+            cancelled.append(waiting_id)
+            if kept is not None and session.get(Delivery, kept.notification_id) is None:
+                session.add(Delivery(
+                    notification_id=kept.notification_id, referral_id=row.referral_id,
+                    audience="survivor", channel=kept.channel, state="held",
+                    due_at=kept.not_before, plan=kept.model_dump_json(), updated_at=now()))
+        session.commit()
+        return cancelled
 
 
 def forget_referral(engine: Engine, referral_id: str) -> None:

@@ -21,9 +21,11 @@ from services.notifier.model import ContactHours, ReferralFacts, SurvivorConsent
 from services.notifier.policy import (
     OfferFacts,
     expiring_reminders,
+    follow_terms,
     plan_capacity_reminder,
     plan_offer,
     plan_status,
+    terms_supersede,
 )
 from shared.events import (
     CapacityConfirmationDue,
@@ -89,13 +91,21 @@ class Handlers:
 
     async def terms_set(self, event: ContactTermsSet, value: bytes,
                         headers: Sequence[tuple[str, bytes]]) -> None:
-        """Keep the sealed record itself: the address is opened only when a message goes."""
+        """Keep the newest sealed record itself (the address is opened only when a message
+        goes); messages still waiting move to the new channel or hours with it."""
         referral = str(event.referral_id)
-        row = log.contact(self.engine, referral) or log.ContactRow(
-            referral_id=referral, changed_at=event.set_at)
-        row.terms_value = value
+        row = log.contact(self.engine, referral)
+        if row is not None and not terms_supersede(
+                event.set_at, stored=_aware(row.terms_set_at), decided=_aware(row.changed_at)):
+            return  # older than the terms or the withdrawal we hold: a late or replayed record
+        row = row or log.ContactRow(referral_id=referral, changed_at=event.set_at)
+        row.terms_value, row.terms_set_at = value, event.set_at
         row.terms_headers = json.dumps([[name, bytes(raw).hex()] for name, raw in headers])
-        log.save_contact(self.engine, row)
+        consent = SurvivorConsent(granted=row.granted, expires_at=_aware(row.expires_at))
+        waiting = [PlannedNotification.model_validate_json(d.plan)
+                   for d in log.waiting_survivor(self.engine, referral) if d.plan]
+        moves = follow_terms(waiting, consent.with_terms(_terms(event)), self.deliverer.clock())
+        await self._announce_cancelled(referral, log.save_terms(self.engine, row, moves))
 
     async def erased(self, event: ReferralErased) -> None:
         referral = str(event.referral_id)
@@ -188,14 +198,18 @@ class Handlers:
             return  # an older decision arriving late changes nothing
         row = row or log.ContactRow(referral_id=referral, changed_at=at)
         row.granted, row.expires_at, row.changed_at = granted, expires_at, at
-        if not granted:
-            row.terms_value, row.terms_headers = None, "[]"
+        held_at = _aware(row.terms_set_at)
+        if not granted and (held_at is None or held_at <= at):  # newer terms came first: keep
+            row.terms_value, row.terms_headers, row.terms_set_at = None, "[]", None
         log.save_contact(self.engine, row)
         if not granted:
             await self._cancel_survivor(referral)
 
     async def _cancel_survivor(self, referral: str) -> None:
-        for notification_id in log.cancel_survivor(self.engine, referral):
+        await self._announce_cancelled(referral, log.cancel_survivor(self.engine, referral))
+
+    async def _announce_cancelled(self, referral: str, cancelled: list[str]) -> None:
+        for notification_id in cancelled:
             row = log.get(self.engine, notification_id)
             await self.deliverer.publish([NotificationDelivered(
                 notification_id=notification_id, referral_id=referral,

@@ -143,6 +143,27 @@ def plan_survivor(*, cause_id: str, referral_id: str, consent: SurvivorConsent,
         fields=fields, not_before=next_allowed(terms.hours, now))
 
 
+def terms_supersede(incoming: datetime, *, stored: datetime | None,
+                    decided: datetime | None) -> bool:
+    """Do terms set at `incoming` replace what the notifier holds?
+
+    Not when the terms held are newer (a late or replayed record), nor when a later
+    decision (a withdrawal) came after them. Equal times are the same terms read
+    again after a crash: applied again, which changes nothing twice.
+    """
+    return (stored is None or incoming >= stored) and (decided is None or incoming >= decided)
+
+
+def follow_terms(waiting: list[PlannedNotification], consent: SurvivorConsent,
+                 now: datetime) -> list[tuple[str, PlannedNotification | None]]:
+    """Survivor messages that have not gone out follow new terms: each is planned again
+    (another channel gives another id, new hours another time), or None when the terms
+    no longer allow it (a phone call, or consent that ended)."""
+    return [(plan.notification_id, plan_survivor(
+        cause_id=plan.cause_id, referral_id=str(plan.referral_id), consent=consent,
+        referrer=None, now=now)) for plan in waiting if plan.audience == "survivor"]
+
+
 def gate(notification: PlannedNotification, consent: SurvivorConsent, now: datetime) -> Gate:
     """Checked at the moment of sending: consent still given, same channel, safe hours."""
     if notification.audience != "survivor":

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Header, Response, status
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
-from services.intake import handlers
+from services.intake import contact_terms, handlers
 from services.intake.api.deps import NowDep, OutreachWorker, PortsDep, SessionDep
 from services.intake.models import ConsentRecord, Referral, TimelineEntry
 from services.intake.offers import handlers as offers
 from services.intake.schemas import (
     ConsentChange,
+    NewContactTerms,
     ReferralCreate,
     ReferralCreated,
     ReferralDetail,
@@ -86,9 +87,23 @@ def timeline(referral_id: uuid.UUID, session: SessionDep, caller: OutreachWorker
 @router.post("/{referral_id}/consent", status_code=status.HTTP_204_NO_CONTENT)
 def change_consent(referral_id: uuid.UUID, body: ConsentChange, session: SessionDep,
                    ports: PortsDep, caller: OutreachWorker, now: NowDep) -> None:
-    """Revoke, narrow or renew one consent scope; every service hears of it."""
+    """Revoke, grant or renew one consent scope; every service hears of it.
+
+    Granting contact_survivor needs `terms` (channel, hours, and an address unless the
+    contact details on record have one); a renewal may leave them out to keep the
+    current terms. After a withdrawal, terms must be given again."""
     handlers.change_consent(session=session, ports=ports, principal=caller,
                             referral_id=referral_id, change=body, now=now)
+    session.commit()
+
+
+@router.put("/{referral_id}/contact-terms", status_code=status.HTTP_204_NO_CONTENT)
+def change_contact_terms(referral_id: uuid.UUID, body: NewContactTerms, session: SessionDep,
+                         ports: PortsDep, caller: OutreachWorker, now: NowDep) -> None:
+    """Another channel, number, address or hours while contact consent stays granted;
+    409 when it is not granted (grant it with terms through /consent instead)."""
+    contact_terms.change_contact_terms(session=session, ports=ports, principal=caller,
+                                       referral_id=referral_id, terms=body, now=now)
     session.commit()
 
 

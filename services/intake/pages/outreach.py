@@ -11,12 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 
-from services.intake import handlers
+from services.intake import contact_terms, handlers
 from services.intake.consent import ConsentProblem
 from services.intake.handlers import Conflict, NotFound
 from services.intake.models import Role
 from services.intake.offers import handlers as offers
-from services.intake.pages import queries, referral_form
+from services.intake.pages import queries, referral_form, terms_form
 from services.intake.pages.actions import run_use_case
 from services.intake.pages.live import stream_statuses
 from services.intake.pages.session import PageSession
@@ -125,6 +125,28 @@ async def withdraw_consent(referral_id: str, request: Request, viewer: Outreach)
     await run_use_case(request, lambda session, now: handlers.change_consent(
         session=session, ports=request.app.state.ports, principal=viewer.principal,
         referral_id=wanted, change=change, now=now))
+    return redirect(f"/outreach/referrals/{wanted}")
+
+
+@router.post("/referrals/{referral_id}/contact-terms")
+async def contact_terms_form(referral_id: str, request: Request, viewer: Outreach) -> Response:
+    """The person agrees to be contacted again, or wants another channel, number or hours."""
+    wanted, fields = await _with_the_person(request, viewer, referral_id)
+    if referral_form.one(fields, "action") not in terms_form.ACTIONS:
+        raise PageError(422, key="choose_terms_action")
+    result = terms_form.to_change(fields)
+    if result.problems:
+        raise PageError(422, " ".join(result.problems))
+    ports = request.app.state.ports
+    grant, terms = result.grant, result.terms
+    if grant is not None:
+        await run_use_case(request, lambda session, now: handlers.change_consent(
+            session=session, ports=ports, principal=viewer.principal, referral_id=wanted,
+            change=grant, now=now))
+    elif terms is not None:
+        await run_use_case(request, lambda session, now: contact_terms.change_contact_terms(
+            session=session, ports=ports, principal=viewer.principal, referral_id=wanted,
+            terms=terms, now=now))
     return redirect(f"/outreach/referrals/{wanted}")
 
 

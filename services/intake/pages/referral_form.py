@@ -49,7 +49,7 @@ def _number(fields: Fields, name: str) -> int | str | None:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
-def _until(fields: Fields, today: date) -> str:
+def consent_until(fields: Fields, today: date) -> str:
     """Consent ends at the end of the chosen day (UTC); a default keeps the call short."""
     chosen = one(fields, "consent_until") or str(today + timedelta(days=DEFAULT_CONSENT_DAYS))
     return f"{chosen}T23:59:00Z"
@@ -77,7 +77,7 @@ def _eligibility(fields: Fields) -> dict[str, Any]:
 
 
 def _consent(fields: Fields, today: date) -> dict[str, Any]:
-    until = _until(fields, today)
+    until = consent_until(fields, today)
     survivor: dict[str, Any] = {"granted": "consent_survivor" in fields}
     if survivor["granted"]:
         survivor |= {

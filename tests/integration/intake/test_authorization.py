@@ -56,6 +56,9 @@ def _call(intake: Intake, member_name: str, method: str, path: str, ids: dict[st
     bodies = {"/api/v1/referrals": referral_body(),
               "/api/v1/referrals/{referral_id}/consent": {"scope": "share_contact",
                                                           "granted": False},
+              "/api/v1/referrals/{referral_id}/contact-terms": {
+                  "channel": "sms", "hours": {"start": "09:00", "end": "17:00",
+                                              "timezone": "Europe/Amsterdam"}},
               "/api/v1/referrals/{referral_id}/choose": {"offer_id": ids["offer_id"]},
               "/api/v1/referrals/{referral_id}/decline-placement": {
                   "offer_id": ids["offer_id"], "reason": "other"}}
