@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from services.intake import consent as consent_rules
 from services.intake.audit import Action, Subject, audit
 from services.intake.auth import Principal
+from services.intake.inbox import projection as inbox
 from services.intake.models import ConsentRecord, IdempotencyRecord, Referral, TimelineEntry
 from services.intake.outbox import enqueue, tombstone
 from services.intake.schemas import Consent, ConsentChange, ReferralCreate, ScopeConsent
@@ -138,6 +139,7 @@ def erase_referral(
     _shred_grants(session, ports, str(referral.id))
     referral.sealed_profile = b""
     referral.sealed_contact = None
+    inbox.forget_referral(session, referral.id)  # no message may outlive the referral
     referral.erased_at = now
     referral.status = "erased"
     referral.updated_at = now
