@@ -13,6 +13,7 @@ from services.intake import consent as consent_rules
 from services.intake import terms_store
 from services.intake.audit import Action, Subject, audit
 from services.intake.auth import Principal
+from services.intake.inbox import projection as inbox
 from services.intake.models import ConsentRecord, IdempotencyRecord, Referral, TimelineEntry
 from services.intake.outbox import enqueue, tombstone
 from services.intake.schemas import ConsentChange, ReferralCreate, ScopeConsent
@@ -175,6 +176,7 @@ def erase_referral(
     referral.sealed_profile = b""
     referral.sealed_contact = None
     terms_store.forget(session, referral)
+    inbox.forget_referral(session, referral.id)  # no message may outlive the referral
     referral.erased_at = now
     referral.status = "erased"
     referral.updated_at = now

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.intake import errors, handlers, pages
-from services.intake.api import admin, auth, directory, health, me, offers, referrals
+from services.intake.api import admin, auth, directory, health, inbox, me, offers, referrals
 from services.intake.db import create_db_engine, migrate
 from services.intake.directory import handlers as directory_handlers
 from services.intake.handlers import Ports
@@ -30,7 +30,7 @@ from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
 SOURCE = "/haven/intake"
 log = logging.getLogger("haven.intake")
 ROUTERS = (health.router, auth.router, me.router, referrals.router, offers.router,
-           directory.router, admin.router)
+           inbox.router, directory.router, admin.router)
 
 
 def create_app(

@@ -26,13 +26,17 @@ from shared.records import IncomingRecord, RejectedRecord
 from shared.settings import KafkaSettings
 
 log = logging.getLogger("haven.intake.projector")
-SOURCES = (topics.REFERRAL_STATUS, topics.REFERRAL_OFFERS, topics.NOTIFICATION_DELIVERIES)
+SOURCES = (topics.REFERRAL_STATUS, topics.REFERRAL_OFFERS, topics.NOTIFICATION_DELIVERIES,
+           topics.NOTIFICATION_INBOX)
+GROUP = "haven-intake"
 
 
 class Projector:
     def __init__(self, engine: Engine, connect: Callable[[], EventPublisher],
-                 kafka: KafkaSettings, *, grants: GrantFollower | None = None) -> None:
+                 kafka: KafkaSettings, *, grants: GrantFollower | None = None,
+                 group_id: str = GROUP) -> None:
         self._engine = engine
+        self._group_id = group_id  # tests run their own group on a shared broker
         self._connect = connect
         self._kafka = kafka
         self._grants = grants
@@ -50,7 +54,7 @@ class Projector:
         publisher = self._connect()
         consumer = KafkaConsumer(
             *(spec.name for spec in SOURCES), bootstrap_servers=self._kafka.bootstrap_servers,
-            group_id="haven-intake", enable_auto_commit=False, auto_offset_reset="earliest",
+            group_id=self._group_id, enable_auto_commit=False, auto_offset_reset="earliest",
             client_id="haven-intake-projector",
         )
         try:

@@ -1,4 +1,5 @@
-"""The referral timeline, projected from events; applying the same event twice changes nothing."""
+"""Read models projected from events (the referral timeline, offers, the inbox); applying
+the same event twice changes nothing."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from services.intake.inbox import projection as inbox
 from services.intake.models import Referral, TimelineEntry
 from services.intake.offers import handlers as offers
 from shared.events import (
     Event,
+    InboxMessagePosted,
     NotificationDelivered,
     OfferClosed,
     OfferMade,
@@ -38,7 +41,10 @@ def describe(event: Event) -> tuple[str, str, datetime] | None:
 
 
 def apply(session: Session, envelope: Envelope) -> bool:
-    """Record the event in its referral's timeline; False if seen before or not ours."""
+    """Record the event in its referral's timeline (or the inbox); False if seen before or
+    not ours."""
+    if isinstance(envelope.event, InboxMessagePosted):
+        return inbox.posted(session, envelope.event)  # idempotent on the notification id
     described = describe(envelope.event)
     referral_id = getattr(envelope.event, "referral_id", None)
     if described is None or referral_id is None:

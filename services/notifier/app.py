@@ -33,6 +33,7 @@ from services.notifier.channels import (
     SmtpChannel,
     SmtpConfig,
     WebhookChannel,
+    inbox_message,
 )
 from services.notifier.delivery import Deliverer
 from services.notifier.handlers import Handlers
@@ -45,7 +46,6 @@ from shared.events import (
     ConsentChanged,
     ContactTermsSet,
     Event,
-    InboxMessagePosted,
     NotificationRetryScheduled,
     OfferClosed,
     OfferMade,
@@ -128,10 +128,7 @@ def _channels(settings: NotifierSettings, subscriptions: Subscriptions, emit: Em
     """The four adapters, configured; HTTP ones share one session made inside the loop."""
 
     async def post_inbox(message: Outgoing) -> None:
-        await emit([InboxMessagePosted(
-            notification_id=message.notification_id, referral_id=message.data["referral_id"],
-            organization_id=message.address, title=message.subject, body=message.text,
-            posted_at=delivery_log.now())])
+        await emit([inbox_message(message, delivery_log.now())])
 
     password, token = settings.smtp_password, settings.sms_gateway_token
     return {

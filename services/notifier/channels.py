@@ -15,6 +15,7 @@ import smtplib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Protocol, runtime_checkable
 
@@ -22,6 +23,7 @@ import aiohttp
 
 from services.notifier.model import Channel
 from services.notifier.webhook_signature import sign
+from shared.events import InboxMessagePosted
 
 
 class Transient(Exception):
@@ -218,6 +220,15 @@ class SmtpChannel:
                 f"smtp-{error.smtp_code}") from error
         except (OSError, smtplib.SMTPException) as error:
             raise Transient("smtp-connection") from error
+
+
+def inbox_message(message: Outgoing, posted_at: datetime) -> InboxMessagePosted:
+    """The inbox event for a rendered message: the organization is the address, and title
+    and body are the rendered subject and text (de-identified by the templates)."""
+    return InboxMessagePosted(
+        notification_id=message.notification_id, referral_id=message.data["referral_id"],
+        organization_id=message.address, title=message.subject, body=message.text,
+        posted_at=posted_at)
 
 
 class InboxChannel:

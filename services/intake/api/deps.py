@@ -85,5 +85,6 @@ class Allow:
 OutreachWorker = Annotated[Principal, Depends(Allow(Role.OUTREACH_WORKER))]
 Admin = Annotated[Principal, Depends(Allow(Role.NETWORK_ADMIN))]
 ProviderStaff = Annotated[Principal, Depends(Allow(Role.PROVIDER_STAFF))]
+InboxReader = Annotated[Principal, Depends(Allow(Role.OUTREACH_WORKER, Role.PROVIDER_STAFF))]
 Editor = Annotated[Principal, Depends(Allow(Role.PROVIDER_STAFF, Role.NETWORK_ADMIN))]
 AnyMember = Annotated[Principal, Depends(Allow(*Role))]

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import services.intake.directory.models  # noqa: F401  (registers the tables)
+import services.intake.inbox.models  # noqa: F401
 import services.intake.models  # noqa: F401
 import services.intake.offers.models  # noqa: F401
 import services.intake.vault  # noqa: F401

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.intake.pages import admin, audit, outreach, provider, sign_in
+from services.intake.pages import admin, audit, inbox, outreach, provider, sign_in
 from services.intake.pages.broker_stats import CachedBrokerNumbers
 from services.intake.pages.settings import PagesSettings
 from services.intake.pages.web import PageError, error_page
@@ -25,8 +25,8 @@ def install(app: FastAPI, *, settings: PagesSettings, production: bool,
     app.state.pages_broker = CachedBrokerNumbers(kafka, {
         "intake": "haven-intake", "matching": MatchingSettings().app_id,
         "notifier": NotifierSettings().app_id})
-    for router in (sign_in.router, outreach.router, provider.router, admin.router,
-                   audit.router):
+    for router in (sign_in.router, outreach.router, provider.router, inbox.router,
+                   admin.router, audit.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(PageError, error_page)

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
+from services.intake.inbox import handlers as inbox
 from services.intake.models import Role, User
 from services.intake.pages import session as cookie
 from services.intake.pages.session import PageSession, SessionExpired
@@ -35,6 +36,7 @@ SAFE_HEADERS = {
                                "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
 }
 PRE_SESSION = "haven_presession"
+INBOX_ROLES = (Role.OUTREACH_WORKER, Role.PROVIDER_STAFF)  # the notifier posts to their orgs
 HOME = {Role.OUTREACH_WORKER: "/outreach/referrals", Role.PROVIDER_STAFF: "/provider/offers",
         Role.NETWORK_ADMIN: "/admin"}
 
@@ -73,11 +75,11 @@ def _viewer(request: Request) -> PageSession:
 Viewer = Annotated[PageSession, Depends(_viewer)]
 
 
-def role(wanted: Role) -> Callable[[PageSession], PageSession]:
-    """A dependency that lets only one role see a page (403 with a way back otherwise)."""
+def role(*wanted: Role) -> Callable[[PageSession], PageSession]:
+    """A dependency that lets only these roles see a page (403 with a way back otherwise)."""
 
     def check(viewer: Viewer) -> PageSession:
-        if viewer.principal.role is not wanted:
+        if viewer.principal.role not in wanted:
             raise PageError(403, key="other_role")
         return viewer
 
@@ -109,11 +111,21 @@ def render(request: Request, template: str, context: dict[str, Any], *,
     """A page with the safe headers; a signed-in person's idle timer starts again."""
     page = TEMPLATES.TemplateResponse(
         request, template, {"viewer": viewer, "quick_exit_url": settings(request).quick_exit_url,
-                            "now": datetime.now(UTC), **context},
+                            "now": datetime.now(UTC), "inbox_unread": _unread(request, viewer),
+                            **context},
         status_code=status_code, headers=SAFE_HEADERS)
     if viewer is not None:
         set_cookie(request, page, viewer)
     return page
+
+
+def _unread(request: Request, viewer: PageSession | None) -> int:
+    """The number the menu shows next to "Inbox" (only roles the notifier writes to)."""
+    if viewer is None or viewer.principal.role not in INBOX_ROLES:
+        return 0
+    with Session(request.app.state.engine) as session:
+        return inbox.unread_count(session=session,
+                                  organization_id=viewer.principal.organization_id)
 
 
 def set_cookie(request: Request, response: Response, viewer: PageSession) -> None:

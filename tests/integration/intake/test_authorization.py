@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from services.intake.api.auth import PUBLIC_ROUTES
 from services.intake.api.deps import Allow
+from services.intake.inbox.models import InboxMessage
 from services.intake.main import ROUTERS, create_app
 from services.intake.models import Role
 from services.intake.offers.models import Offer
@@ -80,11 +81,17 @@ def _provider_records(intake: Intake, referral: str) -> dict[str, str]:
     offer = Offer(id=offer_id, referral_id=uuid.UUID(referral), service_id=uuid.uuid4(),
                   organization_id=intake.members["provider"].organization_id, rank=1,
                   expires_at=datetime.now(UTC) + timedelta(hours=1))
+    message = InboxMessage(notification_id=f"ntf-{uuid.uuid4().hex}",
+                           referral_id=uuid.UUID(referral),
+                           organization_id=intake.members["provider"].organization_id,
+                           title="A new offer", body="Open the offer", posted_at=datetime.now(UTC))
     with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
         session.add(offer)  # as the projector would, from matching's OfferMade
+        session.add(message)  # and from the notifier's InboxMessagePosted
         session.commit()
+        message_id = str(message.id)
     return {"location_id": location.json()["id"], "service_id": service.json()["id"],
-            "offer_id": str(offer_id)}
+            "offer_id": str(offer_id), "message_id": message_id}
 
 
 def test_matrix(intake: Intake, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -100,6 +107,8 @@ def test_matrix(intake: Intake, tmp_path_factory: pytest.TempPathFactory) -> Non
                 expected_ok = code == 403
             elif "{referral_id}" in path and name != "outreach":
                 expected_ok = code == 404  # another organization's referral is invisible
+            elif "{message_id}" in path and name != "provider":
+                expected_ok = code == 404  # so is another organization's inbox message
             else:  # allowed: it worked, or the body or state was refused, never "forbidden"
                 expected_ok = code < 400 or code in (409, 422)
             if not expected_ok:

@@ -1,7 +1,7 @@
 """The survivor's current contact terms, sealed, on the referral.
 
 Revision ID: 0007
-Revises: 0005 (0006, the inbox, is being written in parallel: point this at it on merge)
+Revises: 0006
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
