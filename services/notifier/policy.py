@@ -63,7 +63,7 @@ def plan_offer(*, cause_id: str, offer: OfferFacts, facts: ReferralFacts | None,
     if endpoints is None:
         return []
     fields = {"organization": endpoints.name, "expires_at": offer.expires_at.isoformat(),
-              "link": f"{link_base.rstrip('/')}/offers/{offer.offer_id}",
+              "link": f"{link_base.rstrip('/')}/provider/offers#offer-{offer.offer_id}",
               "urgency": facts.urgency if facts else "", "needs": ", ".join(facts.needs)
               if facts else ""}
     planned = _to_organization(cause_id, offer.referral_id, "provider", endpoints,
@@ -99,7 +99,7 @@ def plan_capacity_reminder(*, cause_id: str, organization_id: str, confirmed_at:
     if endpoints is None:
         return []
     fields = {"organization": endpoints.name, "confirmed_at": confirmed_at.isoformat(),
-              "link": f"{link_base.rstrip('/')}/capacity"}
+              "link": f"{link_base.rstrip('/')}/provider/capacity"}
     return [plan for plan in _to_organization(cause_id, None, "provider", endpoints,
                                               "provider_capacity_reminder", fields, now)
             if plan.channel != "inbox"]

@@ -45,10 +45,10 @@ def test_one_placement_reaches_staff_outreach_and_the_survivor_once(run: Notifie
     assert sms.json()["to"].startswith("+00 ")
     assert "Hola" in sms.json()["text"] and "Test" not in sms.json()["text"]
     provider_mail = next(m for m in run.smtp.mails if m.to == "staff@example.invalid")
-    assert "verwijzing" in provider_mail.subject and "/offers/" in provider_mail.text
+    assert "verwijzing" in provider_mail.subject and "/provider/offers#offer-" in provider_mail.text
     [inbox] = run.inbox_messages(1)
     assert inbox.notification_id == expected.inbox[0]
-    assert str(inbox.organization_id) == run.provider and "/offers/" in inbox.body
+    assert str(inbox.organization_id) == run.provider and "/provider/offers#offer-" in inbox.body
 
 
 @pytest.fixture
@@ -168,4 +168,4 @@ def test_stale_capacity_reminds_the_provider_once_even_after_a_failed_attempt(
     assert run.webhook_verdicts()[hook] == ["answered-503", "accepted"]
     assert run.smtp.counts()[mail] == 1
     [reminder] = [m for m in run.smtp.mails if m.message_id == mail]
-    assert reminder.to == "staff@example.invalid" and "/capacity" in reminder.text
+    assert reminder.to == "staff@example.invalid" and "/provider/capacity" in reminder.text

@@ -340,7 +340,7 @@ async def test_a_capacity_reminder_retries_through_the_log_and_alerts_when_it_gi
     world.clock[0] += timedelta(seconds=2)
     assert await world.handlers.release_held() == 1
     [mail] = world.channels["email"].sent
-    assert "confirm" in mail.subject.lower() and mail.text.endswith("/capacity")
+    assert "confirm" in mail.subject.lower() and mail.text.endswith("/provider/capacity")
     [alert] = world.of(NotificationAlertRaised)
     assert isinstance(alert, NotificationAlertRaised)
     assert (alert.referral_id, alert.reason) == (None, "http_410")

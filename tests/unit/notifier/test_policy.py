@@ -119,7 +119,8 @@ def test_provider_staff_get_a_summary_and_a_link_in_their_language_never_contact
     for message in planned:
         assert message.audience == "provider" and message.language == "es"
         assert set(message.fields) <= STAFF_FIELDS
-        assert message.fields["link"] == f"https://haven.example/offers/{offer.offer_id}"
+        assert message.fields["link"] == (
+            f"https://haven.example/provider/offers#offer-{offer.offer_id}")
         assert message.fields["needs"] == "emergency_shelter, medical"
 
 
@@ -200,7 +201,23 @@ def test_staff_are_asked_to_confirm_stale_capacity_outside_any_referral() -> Non
     for message in planned:
         assert message.referral_id is None and message.template == "provider_capacity_reminder"
         assert set(message.fields) <= STAFF_FIELDS
-        assert message.fields["link"] == "https://h.example/capacity"
+        assert message.fields["link"] == "https://h.example/provider/capacity"
         assert message.fields["confirmed_at"] == confirmed.isoformat()
     assert plan_capacity_reminder(cause_id="x", organization_id="unknown", confirmed_at=NOW,
                                   directory=DIRECTORY, link_base="", now=NOW) == []
+
+
+def test_links_in_staff_messages_lead_to_pages_intake_serves() -> None:
+    from services.intake.pages import provider  # a page route, not a guess at one
+
+    served = {route.path for route in provider.router.routes}  # type: ignore[attr-defined]
+    offer = OfferFacts(str(uuid.UUID(int=9)), REFERRAL, "provider-1", NOW + timedelta(hours=2))
+    links = [p.fields["link"] for p in plan_offer(
+        cause_id="o", offer=offer, facts=FACTS, directory=DIRECTORY, link_base="https://h.example",
+        now=NOW)] + [p.fields["link"] for p in plan_capacity_reminder(
+            cause_id="r", organization_id="outreach-1", confirmed_at=NOW, directory=DIRECTORY,
+            link_base="https://h.example", now=NOW)]
+    assert links
+    for link in links:
+        path = link.removeprefix("https://h.example").split("#", 1)[0]
+        assert path in served, (path, sorted(served))
