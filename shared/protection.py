@@ -32,7 +32,7 @@ from shared.crypto import (
     verify_record,
 )
 from shared.envelope import CloudEvent, Headers
-from shared.recipients import SEALED_TYPES, referral_of, views_for
+from shared.recipients import SEALED_TYPES, producer_of, referral_of, views_for
 from shared.records import JsonPayload, OutgoingRecord, PayloadCodec, RecordCodec, RejectedRecord
 
 SEALED_CONTENT_TYPE = "application/vnd.haven.sealed.v1"
@@ -157,6 +157,21 @@ def needed_grants(value: bytes | None, headers: Headers, owner: str) -> tuple[st
         return "", []
 
 
+def signed_by_its_producer(headers: Headers, signer: str) -> str:
+    """The signer, if it is the service that produces this event type; else SealError.
+
+    The type is a signed header, so it cannot be changed to one the signer may send.
+    Records without a type (key grants) are checked by their own reader.
+    """
+    event_type = next((bytes(raw) for name, raw in headers if name == "ce_type"), None)
+    if event_type is None:
+        return signer
+    expected = producer_of(event_type.decode("ascii", errors="replace"))
+    if expected is not None and signer != expected:
+        raise SealError("wrong-producer", f"signed by {signer[:40]}, produced by {expected}")
+    return signer
+
+
 def protected_codec(*, source: str, owner: str, keys: KeyStore, public_keys: PublicKeys,
                     ring: KeyRing, reuse_grants: bool = True
                     ) -> tuple[RecordCodec, SealedPayload]:
@@ -170,7 +185,8 @@ def protected_codec(*, source: str, owner: str, keys: KeyStore, public_keys: Pub
         return sign_record(identity.signing, headers, key, value)
 
     def verify(headers: Headers, key: bytes | None, value: bytes | None) -> str:
-        return verify_record(public_keys, headers, key, value)
+        signer = verify_record(public_keys, headers, key, value)
+        return signed_by_its_producer(headers, signer)
 
     def writer_for(event_type: str) -> PayloadCodec:
         return sealed if event_type in SEALED_TYPES else plain

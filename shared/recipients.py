@@ -1,4 +1,4 @@
-"""Who may read which event: the contract for sealing, in one table.
+"""Who may read which event, and who may write it: the access contract, in two tables.
 
 Events about a referral are sealed for exactly these readers; directory and
 capacity events carry no personal data (confidential addresses never enter
@@ -42,6 +42,36 @@ _POLICY: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 SEALED_TYPES = frozenset(_POLICY)
+
+# event type -> the one service that may sign it. A valid signature by another service
+# is still refused: a compromised matching must not post inbox messages, a compromised
+# notifier must not place anyone.
+_PRODUCERS: dict[str, str] = {
+    **dict.fromkeys((
+        "org.haven.referral.submitted.v1", "org.haven.consent.changed.v1",
+        "org.haven.referral.erased.v1", "org.haven.consent.contact_terms_set.v1",
+        "org.haven.referral.offer_accepted.v1", "org.haven.referral.offer_declined.v1",
+        "org.haven.referral.placement_chosen.v1", "org.haven.referral.placement_declined.v1",
+        "org.haven.directory.organization_upserted.v1", "org.haven.directory.service_upserted.v1",
+        "org.haven.capacity.updated.v1",
+        "org.haven.capacity.confirmation_due.v1"), INTAKE),
+    **dict.fromkeys((
+        "org.haven.referral.status_changed.v1", "org.haven.referral.stalled.v1",
+        "org.haven.referral.offer_made.v1", "org.haven.referral.offer_closed.v1",
+        "org.haven.capacity.hold_requested.v1", "org.haven.capacity.hold_released.v1",
+        "org.haven.capacity.placement_confirmed.v1", "org.haven.capacity.observed.v1",
+        "org.haven.matching.hold_decided.v1", "org.haven.matching.offer_timed_out.v1",
+        "org.haven.matching.deadline_reached.v1"), MATCHING),
+    **dict.fromkeys((
+        "org.haven.notification.retry_scheduled.v1", "org.haven.notification.alert_raised.v1",
+        "org.haven.notification.inbox_posted.v1", "org.haven.notification.delivered.v1"),
+        NOTIFIER),
+}
+
+
+def producer_of(event_type: str) -> str | None:
+    """The service that may sign events of this type; None for a type nobody may send."""
+    return _PRODUCERS.get(event_type)
 
 
 def views_for(event_type: str, body: dict[str, Any]) -> dict[str, tuple[str, ...]] | None:

@@ -132,3 +132,26 @@ def test_every_sealed_event_type_is_keyed_by_its_referral() -> None:
         probe = cls.model_construct(referral_id=referral, service_id=uuid.uuid4(),
                                     notification_id="n" * 8)
         assert probe.key() == str(referral), event_type
+
+
+def test_a_valid_signature_from_a_service_that_does_not_produce_the_type_is_refused(
+    world: tuple[FileKeyStore, PublicKeys],
+) -> None:
+    reader = _codec(world, "service:notifier")
+    capacity = CapacityUpdated(service_id=uuid.uuid4(), available=3, maximum=5,
+                               confirmed_at=datetime.now(UTC))
+    assert reader.decode(_incoming(_codec(world, "service:intake").encode(capacity))).event
+    for impostor in ("service:matching", "service:outsider"):
+        record = _codec(world, impostor).encode(capacity)  # signed, and validly so
+        with pytest.raises(RejectedRecord) as refused:
+            reader.decode(_incoming(record))
+        assert refused.value.reason == "wrong-producer"
+        assert impostor in refused.value.detail and "service:intake" in refused.value.detail
+
+
+def test_every_event_type_has_exactly_one_producer() -> None:
+    from shared.events.base import _BY_TYPE
+    from shared.recipients import SERVICES, producer_of
+
+    assert {name: producer_of(name) in SERVICES for name in _BY_TYPE} == dict.fromkeys(
+        _BY_TYPE, True)
