@@ -14,14 +14,13 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from shared import topics
 from shared.events import ReferralStatusChanged
 from shared.events.vocabulary import ReferralStatus
 from shared.identity import service_codec
@@ -32,23 +31,12 @@ from tests.support.canary import Canaries, every_file, every_record, found_in
 from tests.support.intake import referral_body
 from tests.support.intake_process import IntakeUnderTest
 from tests.support.kafka import start_group_at_end
+from tests.support.notifier_run import CONSUMED
 from tests.support.notifier_standins import HttpStandIn, SmtpStandIn
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, wait_until
 
 pytestmark = pytest.mark.slow
 ALL_DAY = {"start": "00:00", "end": "00:00", "timezone": "Europe/Amsterdam"}
-CONSUMED = (topics.REFERRAL_SUBMITTED, topics.CONSENT_CHANGES, topics.CONTACT_TERMS,
-            topics.REFERRAL_OFFERS, topics.REFERRAL_STATUS, topics.NOTIFICATION_RETRIES,
-            topics.CAPACITY_REMINDERS)
-
-
-def wait_until(done: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if done():
-            return True
-        time.sleep(0.25)
-    return done()
 
 
 def _notifier(var_dir: Path, kafka: KafkaSettings, smtp: SmtpStandIn,
