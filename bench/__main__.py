@@ -17,6 +17,7 @@ from typing import Any
 
 from bench import crypto, intake, matching, matching_worker, notifier, producer
 from deploy.local.broker import BrokerConfig, answers_metadata, start, stop
+from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     config = BrokerConfig.from_env()
     started = False if answers_metadata(config, timeout_s=3) else start(config)
     try:
+        # A fresh broker has no topics; the workers benchmarked here never declare them.
+        ensure_topics(KafkaSettings(bootstrap_servers=config.bootstrap))
         result: dict[str, Any] = {
             "when": datetime.now(UTC).isoformat(), "machine": platform.platform(),
             "python": platform.python_version(),
