@@ -2,7 +2,9 @@
 
 Offsets are committed only after the database transaction that applied the
 records, and `read_models.apply` is idempotent on the event id, so a crash
-anywhere replays at most a few records and changes nothing twice.
+anywhere replays at most a few records and changes nothing twice. A record the
+database refuses (a constraint, a value it cannot store) goes to the dead-letter
+topic as `unprocessable`; an unreachable database is retried.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from kafka import KafkaConsumer
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
 from services.intake import read_models
@@ -69,11 +72,26 @@ class Projector:
             publisher.close()
 
     def _apply(self, messages: list[Any], publisher: EventPublisher) -> None:
+        records = [IncomingRecord(
+            topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value,
+            headers=list(m.headers or [])) for m in messages]
+        try:
+            self._apply_in_one_transaction(records, publisher)
+        except (IntegrityError, DataError):
+            # The database refuses one record (a value it cannot store): retrying the batch
+            # would refuse it forever and hold up every record behind it. Find it, letter it.
+            for record in records:
+                try:
+                    self._apply_in_one_transaction([record], publisher)
+                except (IntegrityError, DataError) as error:
+                    refused = RejectedRecord("unprocessable", type(error.orig).__name__)
+                    publisher.send(dead_letter(record, refused, consumer="intake"))
+                    publisher.flush()
+
+    def _apply_in_one_transaction(self, records: list[IncomingRecord],
+                                  publisher: EventPublisher) -> None:
         with Session(self._engine) as session:
-            for message in messages:
-                record = IncomingRecord(
-                    topic=message.topic, partition=message.partition, offset=message.offset,
-                    key=message.key, value=message.value, headers=list(message.headers or []))
+            for record in records:
                 if self._grants is not None:
                     referral, needed = needed_grants(record.value, record.headers,
                                                      self._grants.owner)
@@ -83,5 +101,6 @@ class Projector:
                     read_models.apply(session, publisher.codec.decode(record))
                 except RejectedRecord as rejection:
                     publisher.send(dead_letter(record, rejection, consumer="intake"))
+            session.flush()  # the database's refusals surface here, before any letter goes
             publisher.flush()
             session.commit()

@@ -35,6 +35,7 @@ from shared.dead_letters import reason_of
 from shared.events import (
     ContactTermsSet,
     Event,
+    InboxMessagePosted,
     MatchingProfile,
     NotificationRetryScheduled,
     OfferMade,
@@ -252,4 +253,32 @@ def test_inbox_messages_reach_their_organization_once_and_tampering_is_refused(
                                     headers=intake.members["outreach"].headers)
         assert erased.status_code == 204
         assert _rows(intake, referral) == []
+        notifier.publisher.close()
+
+
+def test_a_message_the_database_cannot_store_is_lettered_and_the_next_one_still_lands(
+        kafka_broker: KafkaSettings, database_url: str, tmp_path: Path) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    with running_intake(var_dir=tmp_path, database_url=database_url, kafka=kafka_broker,
+                        background=False) as intake, _projector(intake, kafka_broker):
+        provider = intake.members["provider"].organization_id
+        referral = uuid.uuid4()
+        dlq = topics.dead_letter_name(topics.NOTIFICATION_INBOX.name)
+        dlq_start = end_offsets(bootstrap, dlq)
+        notifier = NotifierSide(kafka_broker, tmp_path, {})
+        # Valid to every schema, but PostgreSQL cannot keep a NUL character in text.
+        stuck, after = (InboxMessagePosted(
+            notification_id=f"ntf-{name}-{uuid.uuid4().hex[:8]}", referral_id=referral,
+            organization_id=provider, title=title, body="A test message.",
+            posted_at=datetime.now(UTC)) for name, title in (
+                ("nul", "Null \x00 inside"), ("next", "The one after")))
+        asyncio.run(notifier.publish([stuck, after]))
+        _wait(lambda: any(row.title == "The one after" for row in _rows(intake, referral)),
+              "the message after the refused one")
+        if database_url.startswith("postgresql"):
+            [letter] = read_until(bootstrap, dlq, done=lambda rs: len(rs) >= 1, start=dlq_start)
+            why = reason_of(list(letter.headers))
+            assert (why["haven_dlq_reason"], why["haven_dlq_consumer"]) == (
+                "unprocessable", "intake")
+            assert [row.title for row in _rows(intake, referral)] == ["The one after"]
         notifier.publisher.close()
