@@ -78,7 +78,7 @@ class Outbox:
 
     def keep(self, kind: str, message_id: str, content: bytes) -> None:
         """Keep a message; a repeat with the same id is kept beside it, so it shows."""
-        safe = "".join(c for c in message_id if c.isalnum() or c in "-_.")[:120] or "unnamed"
+        safe = _file_name(message_id)
         with self._lock:
             path = self.folder / kind / safe
             copy = 1
@@ -88,13 +88,19 @@ class Outbox:
             path.write_bytes(content)
 
     def has(self, kind: str, message_id: str) -> bool:
-        return (self.folder / kind / message_id).is_file()
+        return (self.folder / kind / _file_name(message_id)).is_file()
 
     def listing(self) -> list[tuple[str, str, float]]:
         """(kind, file name, modified time), newest first."""
         found = [(kind, path.name, path.stat().st_mtime) for kind in ("mail", "sms")
                  for path in (self.folder / kind).iterdir()]
         return sorted(found, key=lambda item: -item[2])
+
+
+def _file_name(message_id: str) -> str:
+    """The id as a plain file name: nothing in it can lead out of the outbox folder."""
+    kept = "".join(c for c in message_id if c.isalnum() or c in "-_")[:120]
+    return kept or "unnamed"
 
 
 class _MailHandler:
