@@ -157,7 +157,7 @@ class RecordCodec:
         value = self._writer_for(event.event_type).encode(event.model_dump(mode="json"),
                                                           attributes)
         return self.signed(OutgoingRecord(
-            topic=event.topic.name, key=event.key().encode(), value=value,
+            topic=event.destination().name, key=event.key().encode(), value=value,
             headers=attributes.to_headers(),
         ))
 

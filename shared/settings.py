@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared import topics
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,6 +105,10 @@ class WorkerSettings(BaseSettings):
     web_port: int | None = Field(default=None, ge=1, le=65535)
 
 
+# The longest backoff; the retry agent never sleeps longer, whatever a record's due time says.
+MAX_RETRY_DELAY_S = 300.0
+
+
 class NotifierSettings(BaseSettings):
     """Where the notifier sends (SMTP, SMS gateway), how it retries, what it keeps.
 
@@ -135,7 +141,18 @@ class NotifierSettings(BaseSettings):
     sms_gateway_token: SecretStr | None = None
     send_timeout_s: float = Field(default=10.0, gt=0, le=120)
     # Backoff between attempts; after the last one a failure is permanent.
-    retry_delays_s: list[float] = Field(default=[2.0, 10.0, 60.0], min_length=0, max_length=10)
+    retry_delays_s: list[float] = Field(default=[2.0, 10.0, 60.0])
+
+    @field_validator("retry_delays_s")
+    @classmethod
+    def _one_delay_per_retry_topic(cls, delays: list[float]) -> list[float]:
+        tiers = len(topics.NOTIFICATION_RETRY_TIERS)
+        if len(delays) > tiers:
+            raise ValueError(f"at most {tiers} retry delays: each retry has its own topic "
+                             "(shared/topics.py), and every record on one waits the same time")
+        if any(not 0 <= delay <= MAX_RETRY_DELAY_S for delay in delays):
+            raise ValueError(f"each retry delay must be 0 to {MAX_RETRY_DELAY_S:.0f} seconds")
+        return delays
 
     def effective_database_url(self, runtime: RuntimeSettings) -> str:
         return self.database_url or f"sqlite:///{runtime.var_dir / 'notifier' / 'log.sqlite3'}"

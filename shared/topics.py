@@ -83,9 +83,14 @@ NOTIFICATION_DELIVERIES = TopicSpec(
 CONTACT_TERMS = TopicSpec(
     "consent.contact_terms", "referral id",
     "intake → notifier: how and when a survivor may be contacted (sealed for the notifier)")
-NOTIFICATION_RETRIES = TopicSpec(
-    "notification.retries", "referral id",
-    "notifier → notifier: notifications to try again after a transient failure")
+# Retries after transient failures, one topic per attempt (tier): every record on a tier
+# waits the same backoff, so a consumer sleeping until the head record is due never holds
+# back a record due sooner. The notifier's RETRY_DELAYS_S has at most one delay per tier.
+RETRIES_FAMILY = "notification.retries"
+NOTIFICATION_RETRY_TIERS: tuple[TopicSpec, ...] = tuple(
+    TopicSpec(f"{RETRIES_FAMILY}.{tier}", "referral id",
+              f"notifier → notifier: retry number {tier} after a transient failure")
+    for tier in (1, 2, 3))
 NOTIFICATION_ALERTS = TopicSpec(
     "notification.alerts", "notification id",
     "notifier → admins: deliveries that failed for good or whose outcome is unknown")
@@ -97,8 +102,9 @@ DATA_TOPICS: tuple[TopicSpec, ...] = (
     REFERRAL_SUBMITTED, REFERRAL_KEYS, DIRECTORY_ORGANIZATIONS, DIRECTORY_SERVICES,
     CAPACITY_UPDATES, CAPACITY_REMINDERS, CAPACITY_RESERVATIONS, MATCHING_COMMANDS,
     REFERRAL_OFFERS, REFERRAL_RESPONSES, REFERRAL_STATUS, CONSENT_CHANGES, NOTIFICATION_DELIVERIES,
-    CONTACT_TERMS, NOTIFICATION_RETRIES, NOTIFICATION_ALERTS, NOTIFICATION_INBOX,
+    CONTACT_TERMS, *NOTIFICATION_RETRY_TIERS, NOTIFICATION_ALERTS, NOTIFICATION_INBOX,
 )
+
 
 
 def _dead_letter_spec(source: TopicSpec) -> TopicSpec:
@@ -124,6 +130,13 @@ def state_topics(app_id: str = "haven-matching") -> tuple[TopicSpec, ...]:
 
 STATE_TOPICS = state_topics()
 
-CATALOG: tuple[TopicSpec, ...] = (DATA_TOPICS + STATE_TOPICS
+# Notifications that failed for good (after their last retry, or at once): one place for
+# admins, whichever tier the last attempt came from. Sealed like the retry records.
+NOTIFICATION_FAILURES = TopicSpec(
+    dead_letter_name(RETRIES_FAMILY), "referral id",
+    "notifier → admins: notifications that failed for good, sealed, with reasons",
+    partitions=1, retention_ms=30 * DAY_MS)
+
+CATALOG: tuple[TopicSpec, ...] = (DATA_TOPICS + STATE_TOPICS + (NOTIFICATION_FAILURES,)
                                   + tuple(_dead_letter_spec(t) for t in DATA_TOPICS))
 BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in CATALOG}

@@ -7,7 +7,7 @@
 | on_contact_terms | consent.contact_terms | keeps the sealed terms record (address, hours) |
 | on_offers | referral.offers | staff of the offered organization; reminders before expiry |
 | on_status | referral.status | outreach workers; the survivor when a place is ready |
-| on_retries | notification.retries | the next attempt after a transient failure |
+| on_retries_N | notification.retries.N | retry N after a transient failure (one backoff each) |
 | on_capacity_reminders | capacity.reminders | staff asked to confirm stale open places |
 | timer (1 s) | the log's held messages | survivor messages whose safe hours have come |
 """
@@ -65,6 +65,16 @@ from shared.streams import create_faust_app, faust_topic, publish, verified
 SERVICE = "notifier"
 log = logging.getLogger("haven.notifier")
 
+# What the worker reads, and its agents' names (the table above).
+INPUTS: tuple[tuple[topics.TopicSpec, str], ...] = (
+    (topics.REFERRAL_SUBMITTED, "on_referral_submitted"),
+    (topics.CONSENT_CHANGES, "on_consent"), (topics.CONTACT_TERMS, "on_contact_terms"),
+    (topics.REFERRAL_OFFERS, "on_offers"), (topics.REFERRAL_STATUS, "on_status"),
+    *((tier, f"on_retries_{number}")
+      for number, tier in enumerate(topics.NOTIFICATION_RETRY_TIERS, start=1)),
+    (topics.CAPACITY_REMINDERS, "on_capacity_reminders"))
+CONSUMED: tuple[topics.TopicSpec, ...] = tuple(spec for spec, _ in INPUTS)
+
 
 def create_app(
     *, kafka: KafkaSettings, runtime: RuntimeSettings, worker: WorkerSettings,
@@ -114,7 +124,8 @@ def _publishers(app: faust.App, codec: RecordCodec) -> tuple[
     async def letter(event: NotificationRetryScheduled, reason: str) -> None:
         *grant_records, record = codec.encode_all(event)
         await publish(app, *grant_records, confirm=True)
-        copy = dead_letter(IncomingRecord(topic=record.topic, partition=-1, offset=-1,
+        # One dead-letter topic for every tier: topics.NOTIFICATION_FAILURES.
+        copy = dead_letter(IncomingRecord(topic=topics.RETRIES_FAMILY, partition=-1, offset=-1,
                                           key=record.key, value=record.value,
                                           headers=record.headers),
                            RejectedRecord("delivery-failed", reason), consumer=SERVICE)
@@ -155,11 +166,6 @@ def _bearer(token: SecretStr | None) -> dict[str, str]:
 def _wire_agents(app: faust.App, codec: RecordCodec, grants: GrantFollower,
                  handlers: Handlers) -> None:
     """One five-line agent per input topic, all handing events to `_dispatch`."""
-    inputs = [(topics.REFERRAL_SUBMITTED, "on_referral_submitted"),
-              (topics.CONSENT_CHANGES, "on_consent"), (topics.CONTACT_TERMS, "on_contact_terms"),
-              (topics.REFERRAL_OFFERS, "on_offers"), (topics.REFERRAL_STATUS, "on_status"),
-              (topics.NOTIFICATION_RETRIES, "on_retries"),
-              (topics.CAPACITY_REMINDERS, "on_capacity_reminders")]
 
     def agent() -> Callable[[faust.StreamT[bytes]], Awaitable[None]]:
         async def run(stream: faust.StreamT[bytes]) -> None:
@@ -170,7 +176,7 @@ def _wire_agents(app: faust.App, codec: RecordCodec, grants: GrantFollower,
 
         return run
 
-    for spec, name in inputs:
+    for spec, name in INPUTS:
         app.agent(faust_topic(app, spec), name=name)(agent())
 
     @app.task  # type: ignore[untyped-decorator]  # faust ships this one untyped

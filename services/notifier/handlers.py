@@ -42,9 +42,9 @@ from shared.events import (
     ReferralSubmitted,
 )
 from shared.events.vocabulary import ConsentScope
+from shared.settings import MAX_RETRY_DELAY_S
 
 OpenTerms = Callable[[bytes, Sequence[tuple[str, bytes]]], Awaitable[ContactTermsSet | None]]
-MAX_RETRY_WAIT_S = 300.0
 
 
 @dataclass
@@ -173,9 +173,13 @@ class Handlers:
         await self._deliver_all(plans)
 
     async def retry_due(self, event: NotificationRetryScheduled) -> None:
-        """Wait out the backoff (bounded), then try again; the log makes a repeat a no-op."""
+        """Wait out the backoff (bounded), then try again; the log makes a repeat a no-op.
+
+        The wait holds up this retry topic's partition, which costs nothing: every record
+        behind this one on the same topic was scheduled later with the same backoff.
+        """
         wait = (event.due_at - self.deliverer.clock()).total_seconds()
-        await asyncio.sleep(min(max(wait, 0.0), MAX_RETRY_WAIT_S))
+        await asyncio.sleep(min(max(wait, 0.0), MAX_RETRY_DELAY_S))
         await self.deliverer.deliver(event.notification)
 
     async def release_held(self) -> int:

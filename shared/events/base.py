@@ -33,6 +33,10 @@ class Event(BaseModel):
         """The CloudEvents subject: the aggregate id, never anything personal."""
         return self.key()
 
+    def destination(self) -> TopicSpec:
+        """The topic this event is published to: its family's, unless it picks one of several."""
+        return self.topic
+
 
 EventT = TypeVar("EventT", bound=type[Event])
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -68,15 +68,20 @@ class NotificationRetryScheduled(Event):
     """Try this notification again, not before `due_at` (after a transient failure)."""
 
     event_type: ClassVar[str] = "org.haven.notification.retry_scheduled.v1"
-    topic: ClassVar[topics.TopicSpec] = topics.NOTIFICATION_RETRIES
+    topic: ClassVar[topics.TopicSpec] = topics.NOTIFICATION_RETRY_TIERS[0]
 
     referral_id: UUID
     notification: PlannedNotification
-    attempt: int = Field(ge=1, le=100)
+    attempt: int = Field(ge=1, le=100)  # the attempt that failed
     due_at: datetime
 
     def key(self) -> str:
         return str(self.referral_id)
+
+    def destination(self) -> topics.TopicSpec:
+        """One retry topic per attempt, so records on a topic all wait the same backoff."""
+        tiers = topics.NOTIFICATION_RETRY_TIERS
+        return tiers[min(self.attempt, len(tiers)) - 1]
 
 
 @register

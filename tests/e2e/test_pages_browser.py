@@ -22,13 +22,13 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from services.intake.directory import seed
+from services.notifier.app import CONSUMED as NOTIFIER_CONSUMED
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings, RuntimeSettings
 from shared.topics import state_topics
 from tests.support.browser import (
     CHROMIUM,
     NEUTRAL,
-    NOTIFIER_CONSUMED,
     STAFF,
     STAFF_PASSWORD,
     Network,

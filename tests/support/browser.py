@@ -26,7 +26,6 @@ from services.intake.directory import seed
 from services.intake.directory.schemas import CapacitySet, EligibilityIn, LocationIn, ServiceIn
 from services.intake.main import build_ports
 from services.intake.models import OrganizationKind, OutboxMessage, Role, User
-from shared import topics
 from shared.events.vocabulary import ServiceType
 from shared.identity import ensure_service_keys, private_store
 from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
@@ -36,10 +35,6 @@ from tests.support.intake_process import IntakeUnderTest
 from tests.support.matching_run import CONSUMED as MATCHING_CONSUMED
 from tests.support.processes import REPO_ROOT
 
-# What the notifier's Faust agents read (see tests/support/notifier_run.py).
-NOTIFIER_CONSUMED = (topics.REFERRAL_SUBMITTED, topics.CONSENT_CHANGES, topics.CONTACT_TERMS,
-                     topics.REFERRAL_OFFERS, topics.REFERRAL_STATUS,
-                     topics.NOTIFICATION_RETRIES)
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 NEUTRAL = "https://neutral.example/"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from services.notifier.app import CONSUMED
 from services.notifier.model import notification_id, survivor_recipient
 from shared import topics
 from shared.events import (
@@ -45,9 +46,6 @@ from tests.support.kafka import end_offsets, read_until, start_group_at_end
 from tests.support.notifier_standins import HttpStandIn, SmtpStandIn
 from tests.support.processes import ServiceProcess
 
-CONSUMED = (topics.REFERRAL_SUBMITTED, topics.CONSENT_CHANGES, topics.CONTACT_TERMS,
-            topics.REFERRAL_OFFERS, topics.REFERRAL_STATUS, topics.NOTIFICATION_RETRIES,
-            topics.CAPACITY_REMINDERS)
 SECRET = "whsec-test-only-not-a-real-secret"
 
 
@@ -85,7 +83,7 @@ class NotifierRun:
             INTAKE, source="/test/intake", runtime=runtime, kafka=self.kafka, reuse_grants=False)
         self.starts_at = {spec: end_offsets(self.kafka.bootstrap_servers, spec) for spec in (
             topics.NOTIFICATION_INBOX.name, topics.NOTIFICATION_ALERTS.name,
-            topics.NOTIFICATION_RETRIES.dead_letter)}
+            topics.NOTIFICATION_FAILURES.name)}
         self.matching, _, _ = service_codec(MATCHING, source="/test/matching",
                                             runtime=runtime, kafka=self.kafka)
         self.publisher = EventPublisher(create_producer(self.kafka, client_id="test-notifier"),
@@ -202,17 +200,23 @@ class NotifierRun:
             set_at=now))
         return str(referral)
 
-    def offer_and_place(self, referral: str) -> Expected:
-        """An offer to the provider, then the status `placed`: what must go out, by id."""
-        now = datetime.now(UTC)
-        offered_at = clock.time()
-        offer = self._send(OfferMade(
+    def offer(self, referral: str) -> str:
+        """Matching offers the referral to the provider; the event's id."""
+        return self._send(OfferMade(
             offer_id=uuid.uuid4(), referral_id=uuid.UUID(referral),
             organization_id=uuid.UUID(self.provider), service_id=uuid.uuid4(), rank=1,
-            expires_at=now + timedelta(hours=2)), by_matching=True)
-        placed = self._send(ReferralStatusChanged(
+            expires_at=datetime.now(UTC) + timedelta(hours=2)), by_matching=True)
+
+    def place(self, referral: str) -> str:
+        """Matching announces the status `placed`; the event's id."""
+        return self._send(ReferralStatusChanged(
             referral_id=uuid.UUID(referral), status=ReferralStatus.PLACED,
-            reason="provider_accepted", changed_at=now), by_matching=True)
+            reason="provider_accepted", changed_at=datetime.now(UTC)), by_matching=True)
+
+    def offer_and_place(self, referral: str) -> Expected:
+        """An offer to the provider, then the status `placed`: what must go out, by id."""
+        offered_at = clock.time()
+        offer, placed = self.offer(referral), self.place(referral)
         provider, outreach = f"org:{self.provider}", f"org:{self.outreach}"
         return Expected(
             referral, webhook=[notification_id(offer, provider, "webhook"),
@@ -294,7 +298,7 @@ class NotifierRun:
         return list(found)
 
     def dead_letters(self, count: int, timeout_s: float = 30) -> list[IncomingRecord]:
-        """Records on notification.retries.dlq since the run began."""
-        name = topics.NOTIFICATION_RETRIES.dead_letter
+        """Notifications that failed for good (notification.retries.dlq) since the run began."""
+        name = topics.NOTIFICATION_FAILURES.name
         return read_until(self.kafka.bootstrap_servers, name, lambda got: len(got) >= count,
                           start=self.starts_at[name], timeout_s=timeout_s)

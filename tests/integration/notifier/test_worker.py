@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from services.notifier.model import notification_id
 from shared.settings import KafkaSettings
 from tests.support.notifier_run import Expected, NotifierRun
 from tests.support.notifier_standins import HttpStandIn, SmtpStandIn
@@ -134,7 +135,7 @@ def test_revocation_during_a_burst_stops_every_survivor_message_not_yet_sent(
     assert datetime.now(UTC) > opens.astimezone(UTC)
 
 
-def test_transient_failures_retry_through_the_retry_topic_permanent_ones_dead_letter(
+def test_transient_failures_retry_through_the_retry_topics_permanent_ones_dead_letter(
         run: NotifierRun) -> None:
     run.http.fail_by_path = {"/hook/provider": [503, 503], "/hook/outreach": [400]}
     run.start()
@@ -146,7 +147,7 @@ def test_transient_failures_retry_through_the_retry_topic_permanent_ones_dead_le
     assert wait_until(lambda: "accepted" in run.webhook_verdicts().get(provider_hook, []),
                       60), run.log_tail()
     assert run.webhook_verdicts()[provider_hook] == ["answered-503", "answered-503", "accepted"]
-    assert run.states()[provider_hook] == ("sent", 3)
+    assert wait_until(lambda: run.states()[provider_hook] == ("sent", 3), 10), run.states()
     [alert] = run.alerts(1)
     assert (alert.notification_id, alert.reason) == (outreach_hook, "http_400")
     [letter] = run.dead_letters(1)
@@ -154,6 +155,41 @@ def test_transient_failures_retry_through_the_retry_topic_permanent_ones_dead_le
     assert why["haven_dlq_reason"] == "delivery-failed" and why["haven_dlq_detail"] == "http-400"
     assert letter.key == referral.encode()  # sealed like every referral event
     assert run.states()[outreach_hook][0] == "failed"
+
+
+def test_a_long_backoff_never_holds_back_a_retry_due_sooner(
+        kafka_broker: KafkaSettings, tmp_path: Path) -> None:
+    """Both retries are of one referral, so they share a partition on a single retry topic.
+
+    The provider's webhook fails twice and waits 20 s on the second retry topic; then the
+    outreach team's fails once and waits 0.5 s on the first. It must arrive first.
+    """
+    with SmtpStandIn() as smtp, HttpStandIn() as http:
+        run = NotifierRun(tmp_path, kafka_broker, smtp, http, retry_delays="[0.5, 20.0]")
+        try:
+            http.fail_by_path = {"/hook/provider": [503, 503], "/hook/outreach": [503]}
+            run.start()
+            referral = run.referral()
+            run.flush()
+            provider_hook = notification_id(run.offer(referral), f"org:{run.provider}",
+                                            "webhook")
+            run.flush()
+            assert wait_until(lambda: run.states().get(provider_hook, ("", 0))[0] == "retrying"
+                              and run.states()[provider_hook][1] == 2, 60), run.log_tail()
+            outreach_hook = notification_id(run.place(referral), f"org:{run.outreach}",
+                                            "webhook")
+            run.flush()
+            assert wait_until(lambda: "accepted" in run.webhook_verdicts().get(
+                outreach_hook, []), 60), run.log_tail()
+            hooks = run.webhook_verdicts()
+            assert hooks[outreach_hook] == ["answered-503", "accepted"]
+            assert hooks[provider_hook] == ["answered-503", "answered-503"], (
+                "the short retry waited behind the long one")
+            # The receiver has it a moment before the log says so.
+            assert wait_until(lambda: run.states()[provider_hook] == ("sent", 3), 60)
+            assert run.webhook_verdicts()[provider_hook][-1] == "accepted"
+        finally:
+            run.stop()
 
 
 def test_stale_capacity_reminds_the_provider_once_even_after_a_failed_attempt(

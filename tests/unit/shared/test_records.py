@@ -133,12 +133,14 @@ def test_upcaster_turns_an_old_version_into_the_current_one() -> None:
 
 
 def test_every_event_type_is_versioned_and_routed_to_a_catalog_topic() -> None:
-    from shared.topics import BY_NAME, DATA_TOPICS, REFERRAL_KEYS
+    from shared.topics import BY_NAME, DATA_TOPICS, NOTIFICATION_RETRY_TIERS, REFERRAL_KEYS
 
     types: dict[str, type[Event]] = registered_types()
     for name, cls in types.items():
         assert name.rsplit(".", 1)[-1].startswith("v"), name
         assert cls.topic.name in BY_NAME, name
     carried = {cls.topic.name for cls in types.values()}
+    # A retry goes to the topic of its attempt (NotificationRetryScheduled.destination).
+    carried |= {tier.name for tier in NOTIFICATION_RETRY_TIERS}
     # referral.keys carries key grants, not events (docs/crypto.md).
     assert carried == {spec.name for spec in DATA_TOPICS} - {REFERRAL_KEYS.name}
