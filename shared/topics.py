@@ -106,7 +106,6 @@ DATA_TOPICS: tuple[TopicSpec, ...] = (
 )
 
 
-
 def _dead_letter_spec(source: TopicSpec) -> TopicSpec:
     return TopicSpec(
         source.dead_letter, source.key, f"rejected records of {source.name}, with reasons",
