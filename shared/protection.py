@@ -1,16 +1,18 @@
 """Sealing event bodies for their readers, and opening them: the bridge from events to crypto.
 
 `SealedPayload` is a PayloadCodec: on the way out it encrypts the body's views
-for the readers `shared.recipients` names, reusing one grant per referral and
-reader while the process lives, and queues the grant records that must be
-published before the event; on the way in it opens the view this service may
-read with the referral key from its ring.
+for the readers `shared.recipients` names (reusing one grant per referral and
+reader while the process lives, if asked) and returns, with the value, the grant
+records that must be published before the event; on the way in it opens the view
+this service may read with the referral key from its ring.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from shared import topics
@@ -33,7 +35,14 @@ from shared.crypto import (
 )
 from shared.envelope import CloudEvent, Headers
 from shared.recipients import SEALED_TYPES, producer_of, referral_of, views_for
-from shared.records import JsonPayload, OutgoingRecord, PayloadCodec, RecordCodec, RejectedRecord
+from shared.records import (
+    EncodedPayload,
+    JsonPayload,
+    OutgoingRecord,
+    PayloadCodec,
+    RecordCodec,
+    RejectedRecord,
+)
 
 SEALED_CONTENT_TYPE = "application/vnd.haven.sealed.v1"
 GRANT_CONTENT_TYPE = "application/vnd.haven.grant.v1"
@@ -41,7 +50,13 @@ _CACHE = 10_000
 
 
 class SealedPayload:
-    """Encrypts bodies to their readers and opens the views this owner may read."""
+    """Encrypts bodies to their readers and opens the views this owner may read.
+
+    Every call returns the grant records its event needs (`EncodedPayload.grants`);
+    nothing is queued on the object, so threads encoding at once never trade grants.
+    With `reuse_grants`, a grant is used again for the referral and reader, and sent
+    again with every event that uses it until a publisher reports it `published`.
+    """
 
     content_type = SEALED_CONTENT_TYPE
 
@@ -52,9 +67,10 @@ class SealedPayload:
         self._public_keys = public_keys
         self._ring = ring
         self._issued: OrderedDict[tuple[str, str], Grant] = OrderedDict()
-        self.pending_grants: list[OutgoingRecord] = []
+        self._unpublished: dict[bytes, OutgoingRecord] = {}
+        self._lock = threading.Lock()
 
-    def encode(self, body: dict[str, Any], attributes: CloudEvent) -> bytes:
+    def encode(self, body: dict[str, Any], attributes: CloudEvent) -> EncodedPayload:
         views = views_for(attributes.type, body)
         referral = referral_of(attributes.type, body)
         if views is None or referral is None:
@@ -63,10 +79,18 @@ class SealedPayload:
             raise SealError("malformed", "a sealed event's subject must be its referral id")
         plaintext = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
         binding = Binding(attributes.id, attributes.type, attributes.subject, referral)
-        sealed = {name: (plaintext, [self._grant(referral, reader) for reader in readers
-                                     if self._reachable(reader)])
-                  for name, readers in views.items()}
-        return seal_views(binding, sealed)
+        readers = {reader for names in views.values() for reader in names
+                   if self._reachable(reader)}
+        grants, records = self._grants(referral, sorted(readers))
+        sealed = {name: (plaintext, [grants[reader] for reader in names if reader in grants])
+                  for name, names in views.items()}
+        return EncodedPayload(seal_views(binding, sealed), tuple(records))
+
+    def published(self, records: Sequence[OutgoingRecord]) -> None:
+        """Grants the broker acknowledged are not sent again with later events."""
+        with self._lock:
+            for record in records:
+                self._unpublished.pop(record.key, None)
 
     def _reachable(self, reader: str) -> bool:
         """Services must have keys (a missing one is an error); an organization may not have
@@ -92,32 +116,52 @@ class SealedPayload:
             raise RejectedRecord("malformed-payload", "sealed body is not a JSON object")
         return body
 
-    def _grant(self, referral: str, reader: str) -> Grant:
-        """Reuse this process's grant for (referral, reader); a restart just issues a new one.
+    def _grants(self, referral: str, readers: list[str]
+                ) -> tuple[dict[str, Grant], list[OutgoingRecord]]:
+        """Each reader's grant for this event, and the grant records to publish before it.
 
-        A producer whose records can be rolled back after encoding (a database
-        transaction around an outbox) must not reuse: a grant that was never
-        published would make later events unreadable.
+        Without reuse every event gets fresh grants: a producer whose records can be
+        rolled back after encoding (a database transaction around an outbox) then never
+        refers to a grant that was not committed with the same event.
         """
-        grant = self._issued.get((referral, reader)) if self._reuse else None
-        if grant is None:
-            grant = new_grant(referral, reader)
-            value = seal_grant(grant, self._public_keys.encryption_key(reader))
-            self.pending_grants.append(OutgoingRecord(
-                topic=topics.REFERRAL_KEYS.name, key=grant.record_key.encode(), value=value,
-                headers=[("content-type", GRANT_CONTENT_TYPE.encode()),
-                         ("ce_subject", referral.encode())]))
-            self._issued[(referral, reader)] = grant
-            if len(self._issued) > _CACHE:
-                self._issued.popitem(last=False)
-            if reader == self.owner:
-                self._ring.put(grant)
-        return grant
+        grants: dict[str, Grant] = {}
+        records: list[OutgoingRecord] = []
+        with self._lock:
+            for reader in readers:
+                grant = self._issued.get((referral, reader)) if self._reuse else None
+                if grant is None:
+                    grant = new_grant(referral, reader)
+                    record = self._grant_record(grant)
+                    if self._reuse:
+                        self._remember(referral, reader, grant, record)
+                    records.append(record)
+                elif (waiting := self._unpublished.get(grant.record_key.encode())) is not None:
+                    records.append(waiting)
+                if reader == self.owner:
+                    self._ring.put(grant)
+                grants[reader] = grant
+        return grants, records
+
+    def _grant_record(self, grant: Grant) -> OutgoingRecord:
+        value = seal_grant(grant, self._public_keys.encryption_key(grant.recipient))
+        return OutgoingRecord(
+            topic=topics.REFERRAL_KEYS.name, key=grant.record_key.encode(), value=value,
+            headers=[("content-type", GRANT_CONTENT_TYPE.encode()),
+                     ("ce_subject", grant.referral_id.encode())])
+
+    def _remember(self, referral: str, reader: str, grant: Grant,
+                  record: OutgoingRecord) -> None:
+        self._issued[(referral, reader)] = grant
+        self._unpublished[record.key] = record
+        if len(self._issued) > _CACHE:
+            (_, _), dropped = self._issued.popitem(last=False)
+            self._unpublished.pop(dropped.record_key.encode(), None)
 
     def forget(self, referral: str) -> None:
         """Erasure: never reuse this referral's grants again."""
-        for key in [k for k in self._issued if k[0] == referral]:
-            del self._issued[key]
+        with self._lock:
+            for key in [k for k in self._issued if k[0] == referral]:
+                self._unpublished.pop(self._issued.pop(key).record_key.encode(), None)
 
 
 def accept_grant(record_key: bytes, value: bytes | None, *, owner: str, keys: KeyStore,

@@ -53,6 +53,18 @@ class OutgoingRecord:
 
 
 @dataclass(frozen=True)
+class EncodedPayload:
+    """A body's bytes and the key grant records its readers need before they can open it.
+
+    Returned by the call that made them and never kept anywhere else: a process that
+    encodes on several threads at once must not hand one call's grants to another.
+    """
+
+    value: bytes
+    grants: tuple[OutgoingRecord, ...] = ()
+
+
+@dataclass(frozen=True)
 class IncomingRecord:
     """A consumed record, as any client library hands it to us."""
 
@@ -73,13 +85,16 @@ class Envelope:
 
 
 class PayloadCodec(Protocol):
-    """How an event body becomes bytes; the sealing codec implements the same two calls."""
+    """How an event body becomes bytes; the sealing codec implements the same calls."""
 
     content_type: str
 
-    def encode(self, body: dict[str, Any], attributes: CloudEvent) -> bytes: ...
+    def encode(self, body: dict[str, Any], attributes: CloudEvent) -> EncodedPayload: ...
 
     def decode(self, value: bytes, attributes: CloudEvent) -> dict[str, Any]: ...
+
+    def published(self, records: Sequence[OutgoingRecord]) -> None:
+        """The broker acknowledged these records: grants among them need not be sent again."""
 
 
 class JsonPayload:
@@ -87,8 +102,11 @@ class JsonPayload:
 
     content_type = JSON_CONTENT_TYPE
 
-    def encode(self, body: dict[str, Any], attributes: CloudEvent) -> bytes:
-        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    def encode(self, body: dict[str, Any], attributes: CloudEvent) -> EncodedPayload:
+        return EncodedPayload(json.dumps(body, separators=(",", ":"), sort_keys=True).encode())
+
+    def published(self, records: Sequence[OutgoingRecord]) -> None:
+        """Plain bodies need no grants."""
 
     def decode(self, value: bytes, attributes: CloudEvent) -> dict[str, Any]:
         try:
@@ -130,10 +148,10 @@ class RecordCodec:
         self._signer = signer
         self._verifier = verifier
 
-    def encode(
+    def attributes_for(
         self, event: Event, *, cause: CloudEvent | None = None, discriminator: str = ""
-    ) -> OutgoingRecord:
-        """A record for `event`; `cause` (the event reacted to) continues its trace.
+    ) -> CloudEvent:
+        """The event's attributes; `cause` (the event reacted to) continues its trace.
 
         A reaction's id is derived from its cause, so a consumer that handles the
         same input twice (at-least-once delivery) emits the same event id twice,
@@ -150,31 +168,37 @@ class RecordCodec:
         if cause is not None:
             name = f"{cause.id}|{event.event_type}|{event.subject()}|{discriminator}"
             attributes = replace(attributes, id=str(uuid.uuid5(REACTION_NAMESPACE, name)))
-        return self.encode_with(event, attributes)
+        return attributes
 
-    def encode_with(self, event: Event, attributes: CloudEvent) -> OutgoingRecord:
-        """A record with attributes chosen by the caller (re-publishing, outbox replay)."""
-        value = self._writer_for(event.event_type).encode(event.model_dump(mode="json"),
-                                                          attributes)
-        return self.signed(OutgoingRecord(
-            topic=event.destination().name, key=event.key().encode(), value=value,
-            headers=attributes.to_headers(),
-        ))
+    def encode(
+        self, event: Event, *, cause: CloudEvent | None = None, discriminator: str = ""
+    ) -> OutgoingRecord:
+        """The event's record alone, for events that need no key grant (plain ones)."""
+        return _alone(self.encode_all(event, cause=cause, discriminator=discriminator))
 
     def encode_all(
         self, event: Event, *, cause: CloudEvent | None = None, discriminator: str = ""
     ) -> list[OutgoingRecord]:
-        """The records to publish, in order: any new key grants first, then the event."""
-        record = self.encode(event, cause=cause, discriminator=discriminator)
-        return [*self.take_grants(event.event_type), record]
+        """The records to publish, in order: any key grants its readers need, then the event."""
+        return self.encode_all_with(event, self.attributes_for(event, cause=cause,
+                                                               discriminator=discriminator))
 
-    def take_grants(self, event_type: str) -> list[OutgoingRecord]:
-        """Grant records the sealing writer queued, signed, and forgotten by the writer."""
-        writer = self._writer_for(event_type)
-        pending: list[OutgoingRecord] = getattr(writer, "pending_grants", [])
-        grants = [self.signed(grant) for grant in pending]
-        pending.clear()
-        return grants
+    def encode_with(self, event: Event, attributes: CloudEvent) -> OutgoingRecord:
+        """A record with attributes chosen by the caller (re-publishing, outbox replay)."""
+        return _alone(self.encode_all_with(event, attributes))
+
+    def encode_all_with(self, event: Event, attributes: CloudEvent) -> list[OutgoingRecord]:
+        """Grants then the event, with attributes chosen by the caller; all signed."""
+        encoded = self._writer_for(event.event_type).encode(event.model_dump(mode="json"),
+                                                            attributes)
+        record = OutgoingRecord(topic=event.destination().name, key=event.key().encode(),
+                                value=encoded.value, headers=attributes.to_headers())
+        return [self.signed(grant) for grant in encoded.grants] + [self.signed(record)]
+
+    def published(self, records: Sequence[OutgoingRecord]) -> None:
+        """Call once the broker acknowledged `records`, so reused grants are not re-sent."""
+        for writer in self._readers.values():
+            writer.published(records)
 
     def signed(self, record: OutgoingRecord) -> OutgoingRecord:
         """The record with signature headers, when this codec signs."""
@@ -202,6 +226,14 @@ class RecordCodec:
             raise RejectedRecord("unsupported-content-type", attributes.datacontenttype[:80])
         body = reader.decode(record.value, attributes)
         return Envelope(attributes, _validate(attributes, body))
+
+
+def _alone(records: list[OutgoingRecord]) -> OutgoingRecord:
+    """The single record of a plain event; a sealed event's grants are never dropped silently."""
+    *grants, record = records
+    if grants:
+        raise ValueError("this event needs key grants published first: use encode_all")
+    return record
 
 
 def _validate(attributes: CloudEvent, body: dict[str, Any]) -> Event:

@@ -108,6 +108,7 @@ def create_app(
                    for record in codec.encode_all(event, cause=cause,
                                                   discriminator=str(index))]
         await publish(app, *records, confirm=True)
+        codec.published(records)
 
     case_locks = KeyedLocks()
     dispatched: dict[bytes, datetime] = {}  # per case, the deadline already announced
@@ -267,7 +268,9 @@ def create_app(
 
 
 async def emit_plain(codec: RecordCodec, app: faust.App, event: Event) -> None:
-    await publish(app, *codec.encode_all(event), confirm=True)
+    records = codec.encode_all(event)
+    await publish(app, *records, confirm=True)
+    codec.published(records)
 
 
 Handler = Callable[[Envelope], Awaitable[None]]

@@ -120,10 +120,12 @@ def _publishers(app: faust.App, codec: RecordCodec) -> tuple[
     async def emit(events: list[Event]) -> None:
         records = [r for event in events for r in codec.encode_all(event)]
         await publish(app, *records, confirm=True)
+        codec.published(records)
 
     async def letter(event: NotificationRetryScheduled, reason: str) -> None:
         *grant_records, record = codec.encode_all(event)
         await publish(app, *grant_records, confirm=True)
+        codec.published(grant_records)
         # One dead-letter topic for every tier: topics.NOTIFICATION_FAILURES.
         copy = dead_letter(IncomingRecord(topic=topics.RETRIES_FAMILY, partition=-1, offset=-1,
                                           key=record.key, value=record.value,

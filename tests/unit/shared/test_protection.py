@@ -74,8 +74,12 @@ def test_referral_event_is_sealed_signed_and_opens_for_its_readers(
     assert refused.value.reason == "not-a-recipient"
     again = producer.encode_all(_referral())
     assert len(again) == 4, "a new referral gets new grants"
+    unconfirmed = producer.encode_all(event)
+    assert [r.key for r in unconfirmed[:-1]] == [r.key for r in records[:-1]], \
+        "a reused grant travels again with each event until its publication is confirmed"
+    producer.published(unconfirmed)
     same = producer.encode_all(event)
-    assert len(same) == 1, "the same referral reuses this process's grants"
+    assert len(same) == 1, "the same referral reuses this process's published grants"
 
 
 def test_unsigned_forged_or_altered_records_are_rejected_with_reasons(
