@@ -64,7 +64,8 @@ def per_event(rounds: int = 2000) -> dict[str, Any]:
         event = _event(uuid.uuid4())
         grants = producer.encode_all(event)[:-1]
         for grant in grants:
-            accept_grant(grant.key, grant.value, owner="service:matching", keys=store, ring=ring)
+            accept_grant(grant.key, grant.value, grant.headers, owner="service:matching",
+                         keys=store, public_keys=public, ring=ring)
         producer.published(grants)  # as a publisher does once the broker acknowledged them
         seal, open_ = [], []
         for _ in range(rounds):

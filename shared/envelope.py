@@ -18,6 +18,9 @@ JSON_CONTENT_TYPE = "application/json"
 Headers = Sequence[tuple[str, bytes]]
 
 _REQUIRED = ("id", "source", "specversion", "type")
+_ATTRIBUTES = ("specversion", "id", "source", "type", "subject", "time", "traceparent",
+               "tracestate")
+ATTRIBUTE_HEADERS = frozenset({f"ce_{name}" for name in _ATTRIBUTES} | {"content-type"})
 
 
 class EnvelopeError(ValueError):
@@ -93,13 +96,31 @@ class CloudEvent:
         )
 
 
+def unique_headers(headers: Headers, *, known: frozenset[str]) -> dict[str, bytes]:
+    """The headers by name, or EnvelopeError if a name repeats or is not one we know.
+
+    Two values for one attribute are two answers to one question: a signer and a
+    reader that each pick one could act on different events, so neither picks.
+    An unknown name is refused by its position only (names can be typed data too).
+    """
+    found: dict[str, bytes] = {}
+    for position, (name, raw) in enumerate(headers, start=1):
+        if name not in known:
+            raise EnvelopeError("unknown-header",
+                                f"header {position} is not part of the envelope")
+        if name in found:
+            raise EnvelopeError("duplicate-header", f"{name} appears more than once")
+        found[name] = bytes(raw or b"")
+    return found
+
+
 def _decode_headers(headers: Headers) -> dict[str, str]:
+    """The attribute headers as text; other headers are the caller's to check."""
+    attributes = [(name, raw) for name, raw in headers if name in ATTRIBUTE_HEADERS]
     values: dict[str, str] = {}
-    for name, raw in headers:
-        if not (name.startswith("ce_") or name == "content-type"):
-            continue
+    for name, raw in unique_headers(attributes, known=ATTRIBUTE_HEADERS).items():
         try:
-            values[name] = bytes(raw or b"").decode("utf-8")
+            values[name] = raw.decode("utf-8")
         except UnicodeDecodeError as error:
             raise EnvelopeError("malformed-header", f"{name} is not UTF-8") from error
     return values

@@ -18,23 +18,27 @@ from collections import defaultdict
 from kafka import KafkaConsumer, TopicPartition
 
 from shared import topics
-from shared.crypto import KeyStore, MemoryKeyRing, SealError
-from shared.protection import accept_grant
+from shared.crypto import KeyStore, MemoryKeyRing, PublicKeys, SealError
+from shared.envelope import Headers
+from shared.protection import accept_grant, verified_key_record
 from shared.settings import KafkaSettings
 
 log = logging.getLogger("haven.grants")
 
 
 class GrantFollower:
-    def __init__(self, *, owner: str, keys: KeyStore, kafka: KafkaSettings) -> None:
+    def __init__(self, *, owner: str, keys: KeyStore, public_keys: PublicKeys,
+                 kafka: KafkaSettings) -> None:
         self.owner = owner
         self.ring = MemoryKeyRing()
         self._keys = keys
+        self._public_keys = public_keys
         self._kafka = kafka
         self._record_keys: dict[str, set[bytes]] = defaultdict(set)
         # Grants addressed to us that we cannot open (sealed to a key we do not hold):
         # waiting for them would only stall the stream, so waiters give up at once.
         self._refused: set[tuple[str, bytes]] = set()
+        self.forged = 0  # key records refused for their signature or headers
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._caught_up = threading.Event()
@@ -109,23 +113,34 @@ class GrantFollower:
             while not self._stop.is_set():
                 for batch in consumer.poll(timeout_ms=200).values():
                     for message in batch:
-                        self._take(message.key or b"", message.value)
+                        self._take(message.key or b"", message.value, message.headers or [])
                 if not self._caught_up.is_set() and all(
                         consumer.position(tp) >= end for tp, end in ends.items()):
                     self._caught_up.set()
-                    log.info("grants caught up", extra={"refused": len(self._refused)})
+                    log.info("grants caught up", extra={"refused": len(self._refused),
+                                                        "forged": self.forged})
         finally:
             consumer.close()
 
-    def _take(self, record_key: bytes, value: bytes | None) -> None:
+    def _take(self, record_key: bytes, value: bytes | None, headers: Headers) -> None:
         referral = record_key.split(b"/", 1)[0].decode(errors="replace")
+        try:
+            verified_key_record(record_key, value, headers, public_keys=self._public_keys)
+        except SealError as error:  # forged or unsigned: it neither erases nor plants a key
+            self.forged += 1
+            # Records signed by keys we never knew are normal in a shared test broker and
+            # after a rotation: counted at catch-up, warned about one by one only afterwards.
+            if self._caught_up.is_set():
+                log.warning("key record refused", extra={"reason": error.reason})
+            return
         with self._lock:
             if value is None:
                 self._record_keys[referral].discard(record_key)
             else:
                 self._record_keys[referral].add(record_key)
         try:
-            accept_grant(record_key, value, owner=self.owner, keys=self._keys, ring=self.ring)
+            accept_grant(record_key, value, headers, owner=self.owner, keys=self._keys,
+                         public_keys=self._public_keys, ring=self.ring)
         except SealError as error:
             grant_id = record_key.rsplit(b"/", 1)[-1]
             try:

@@ -114,9 +114,8 @@ def service_codec(
     """
     ensure_service_keys(runtime)
     store = private_store(runtime, owner)
-    follower = GrantFollower(owner=owner, keys=store, kafka=kafka)
-    codec, sealed = protected_codec(source=source, owner=owner, keys=store,
-                                    public_keys=public_keys or FolderPublicKeys(
-                                        public_dir(runtime)),
+    public = public_keys or FolderPublicKeys(public_dir(runtime))
+    follower = GrantFollower(owner=owner, keys=store, public_keys=public, kafka=kafka)
+    codec, sealed = protected_codec(source=source, owner=owner, keys=store, public_keys=public,
                                     ring=follower.ring, reuse_grants=reuse_grants)
     return codec, sealed, follower

@@ -33,8 +33,16 @@ from shared.crypto import (
     sign_record,
     verify_record,
 )
-from shared.envelope import CloudEvent, Headers
-from shared.recipients import SEALED_TYPES, producer_of, referral_of, views_for
+from shared.crypto.signing import SIGNATURE_HEADERS
+from shared.envelope import CloudEvent, EnvelopeError, Headers, unique_headers
+from shared.recipients import (
+    INTAKE,
+    SEALED_TYPES,
+    SERVICES,
+    producer_of,
+    referral_of,
+    views_for,
+)
 from shared.records import (
     EncodedPayload,
     JsonPayload,
@@ -144,10 +152,8 @@ class SealedPayload:
 
     def _grant_record(self, grant: Grant) -> OutgoingRecord:
         value = seal_grant(grant, self._public_keys.encryption_key(grant.recipient))
-        return OutgoingRecord(
-            topic=topics.REFERRAL_KEYS.name, key=grant.record_key.encode(), value=value,
-            headers=[("content-type", GRANT_CONTENT_TYPE.encode()),
-                     ("ce_subject", grant.referral_id.encode())])
+        return OutgoingRecord(topic=topics.REFERRAL_KEYS.name, key=grant.record_key.encode(),
+                              value=value, headers=_key_record_headers(grant.referral_id))
 
     def _remember(self, referral: str, reader: str, grant: Grant,
                   record: OutgoingRecord) -> None:
@@ -164,13 +170,29 @@ class SealedPayload:
                 self._unpublished.pop(self._issued.pop(key).record_key.encode(), None)
 
 
-def accept_grant(record_key: bytes, value: bytes | None, *, owner: str, keys: KeyStore,
-                 ring: KeyRing) -> Grant | None:
-    """Take a `referral.keys` record: open it if it is ours, note a tombstone, else ignore."""
-    try:
-        referral, recipient, _ = record_key.decode().split("/")
-    except (UnicodeDecodeError, ValueError) as error:
-        raise SealError("malformed", "grant key is not referral/recipient/id") from error
+GRANT_HEADERS = frozenset({"content-type", "ce_subject"}) | SIGNATURE_HEADERS
+
+
+def _key_record_headers(referral: str) -> list[tuple[str, bytes]]:
+    return [("content-type", GRANT_CONTENT_TYPE.encode()), ("ce_subject", referral.encode())]
+
+
+def grant_tombstone(record_key: bytes) -> OutgoingRecord:
+    """The record that erases one grant (unsigned: the erasure authority signs it)."""
+    referral = record_key.split(b"/", 1)[0].decode()
+    return OutgoingRecord(topic=topics.REFERRAL_KEYS.name, key=record_key, value=b"",
+                          headers=_key_record_headers(referral), tombstone=True)
+
+
+def accept_grant(record_key: bytes, value: bytes | None, headers: Headers, *, owner: str,
+                 keys: KeyStore, public_keys: PublicKeys, ring: KeyRing) -> Grant | None:
+    """Take a `referral.keys` record: open it if it is ours, note a tombstone, else ignore.
+
+    Nothing is trusted before `verified_key_record`: a forged tombstone would erase a
+    live referral's key, a forged grant would plant one.
+    """
+    referral, recipient = verified_key_record(record_key, value, headers,
+                                              public_keys=public_keys)
     if recipient != owner:
         return None
     if value is None:  # tombstone: the referral was erased
@@ -179,6 +201,29 @@ def accept_grant(record_key: bytes, value: bytes | None, *, owner: str, keys: Ke
     grant = open_grant(record_key.decode(), value, keys)
     ring.put(grant)
     return grant
+
+
+def verified_key_record(record_key: bytes, value: bytes | None, headers: Headers, *,
+                        public_keys: PublicKeys) -> tuple[str, str]:
+    """(referral, recipient) of a grant or tombstone that its writer really signed; else
+    SealError. Any service may issue grants; only intake, the erasure authority, erases."""
+    try:
+        referral, recipient, _ = record_key.decode().split("/")
+    except (UnicodeDecodeError, ValueError) as error:
+        raise SealError("malformed", "grant key is not referral/recipient/id") from error
+    try:
+        found = unique_headers(headers, known=GRANT_HEADERS)
+    except EnvelopeError as error:
+        raise SealError(error.reason, error.detail) from error
+    signer = verify_record(public_keys, headers, record_key, value or b"")
+    if found.get("content-type") != GRANT_CONTENT_TYPE.encode():
+        raise SealError("malformed", "a key record must say it is a grant")
+    if found.get("ce_subject") != referral.encode():
+        raise SealError("subject-mismatch", "ce_subject differs from the grant's referral")
+    allowed = (INTAKE,) if value is None else SERVICES
+    if signer not in allowed:
+        raise SealError("wrong-producer", f"{signer[:40]} may not write this key record")
+    return referral, recipient
 
 
 class PlainPayload(JsonPayload):
@@ -201,16 +246,14 @@ def needed_grants(value: bytes | None, headers: Headers, owner: str) -> tuple[st
         return "", []
 
 
-def signed_by_its_producer(headers: Headers, signer: str) -> str:
+def signed_by_its_producer(event_type: str, signer: str) -> str:
     """The signer, if it is the service that produces this event type; else SealError.
 
-    The type is a signed header, so it cannot be changed to one the signer may send.
-    Records without a type (key grants) are checked by their own reader.
+    The type is a signed header, so it cannot be changed to one the signer may send;
+    it comes from the attributes the codec parsed once (a repeated header is refused
+    before), so the type checked here is the type every reader acts on.
     """
-    event_type = next((bytes(raw) for name, raw in headers if name == "ce_type"), None)
-    if event_type is None:
-        return signer
-    expected = producer_of(event_type.decode("ascii", errors="replace"))
+    expected = producer_of(event_type)
     if expected is not None and signer != expected:
         raise SealError("wrong-producer", f"signed by {signer[:40]}, produced by {expected}")
     return signer
@@ -228,13 +271,14 @@ def protected_codec(*, source: str, owner: str, keys: KeyStore, public_keys: Pub
     def sign(headers: Headers, key: bytes, value: bytes) -> list[tuple[str, bytes]]:
         return sign_record(identity.signing, headers, key, value)
 
-    def verify(headers: Headers, key: bytes | None, value: bytes | None) -> str:
+    def verify(attributes: CloudEvent, headers: Headers, key: bytes | None,
+               value: bytes | None) -> str:
         signer = verify_record(public_keys, headers, key, value)
-        return signed_by_its_producer(headers, signer)
+        return signed_by_its_producer(attributes.type, signer)
 
     def writer_for(event_type: str) -> PayloadCodec:
         return sealed if event_type in SEALED_TYPES else plain
 
     codec = RecordCodec(source=source, payloads=(sealed, plain), signer=sign, verifier=verify,
-                        writer_for=writer_for)
+                        writer_for=writer_for, signature_headers=SIGNATURE_HEADERS)
     return codec, sealed

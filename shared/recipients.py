@@ -69,6 +69,9 @@ _PRODUCERS: dict[str, str] = {
 }
 
 
+PRODUCED_TYPES = frozenset(_PRODUCERS)
+
+
 def producer_of(event_type: str) -> str | None:
     """The service that may sign events of this type; None for a type nobody may send."""
     return _PRODUCERS.get(event_type)

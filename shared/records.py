@@ -16,11 +16,13 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from shared.envelope import (
+    ATTRIBUTE_HEADERS,
     JSON_CONTENT_TYPE,
     CloudEvent,
     EnvelopeError,
     Headers,
     child_traceparent,
+    unique_headers,
 )
 from shared.events import Event, resolve
 
@@ -125,9 +127,12 @@ class Signer(Protocol):
 
 
 class Verifier(Protocol):
-    """Checks a record's signature before anything else; raises with a `reason`."""
+    """Checks a record's signature and that its signer may send this event; raises with a
+    `reason`. It is handed the attributes the codec parsed, never the raw headers to re-read.
+    """
 
-    def __call__(self, headers: Headers, key: bytes | None, value: bytes | None) -> str: ...
+    def __call__(self, attributes: CloudEvent, headers: Headers, key: bytes | None,
+                 value: bytes | None) -> str: ...
 
 
 class RecordCodec:
@@ -136,13 +141,17 @@ class RecordCodec:
     `payloads` are tried by content type on the way in; the first one writes,
     except that event types the sealing policy does not cover use plain JSON.
     With a `signer`, every record leaves signed; with a `verifier`, nothing
-    unsigned or wrongly signed gets past `decode`.
+    unsigned or wrongly signed gets past `decode`. `signature_headers` are the
+    header names the signer adds: with the CloudEvents ones, the only names
+    `decode` lets through.
     """
 
     def __init__(self, *, source: str, payloads: Sequence[PayloadCodec] = (JsonPayload(),),
                  signer: Signer | None = None, verifier: Verifier | None = None,
-                 writer_for: Callable[[str], PayloadCodec] | None = None) -> None:
+                 writer_for: Callable[[str], PayloadCodec] | None = None,
+                 signature_headers: frozenset[str] = frozenset()) -> None:
         self.source = source
+        self._known_headers = ATTRIBUTE_HEADERS | signature_headers
         self._writer_for = writer_for or (lambda _event_type: payloads[0])
         self._readers = {codec.content_type: codec for codec in payloads}
         self._signer = signer
@@ -208,17 +217,22 @@ class RecordCodec:
         return replace(record, headers=[*record.headers, *extra])
 
     def decode(self, record: IncomingRecord) -> Envelope:
-        """Verify, then validate headers, type and body, or raise RejectedRecord saying why."""
-        if self._verifier is not None:
-            try:
-                self._verifier(record.headers, record.key, record.value)
-            except Exception as error:  # SealError from shared.crypto, with a reason code
-                raise RejectedRecord(getattr(error, "reason", "bad-signature"),
-                                     getattr(error, "detail", "")) from error
+        """Check the headers, verify, then validate type and body; else RejectedRecord saying why.
+
+        The headers are parsed once, into the attributes everything after reads: a
+        repeated or unknown header is refused before any of it.
+        """
         try:
+            unique_headers(record.headers, known=self._known_headers)
             attributes = CloudEvent.from_headers(record.headers)
         except EnvelopeError as error:
             raise RejectedRecord(error.reason, error.detail) from error
+        if self._verifier is not None:
+            try:
+                self._verifier(attributes, record.headers, record.key, record.value)
+            except Exception as error:  # SealError from shared.crypto, with a reason code
+                raise RejectedRecord(getattr(error, "reason", "bad-signature"),
+                                     getattr(error, "detail", "")) from error
         if record.value is None:
             raise RejectedRecord("missing-payload", "record has no value")
         reader = self._readers.get(attributes.datacontenttype)

@@ -15,10 +15,9 @@ from services.intake.audit import Action, Subject, audit
 from services.intake.auth import Principal
 from services.intake.inbox import projection as inbox
 from services.intake.models import ConsentRecord, IdempotencyRecord, Referral, TimelineEntry
-from services.intake.outbox import enqueue, tombstone
+from services.intake.outbox import enqueue
 from services.intake.schemas import ConsentChange, ReferralCreate, ScopeConsent
 from services.intake.vault import Vault
-from shared import topics
 from shared.events import (
     ConsentChanged,
     ConsentGrant,
@@ -29,7 +28,7 @@ from shared.events import (
 )
 from shared.events.vocabulary import ConsentScope
 from shared.grant_follower import GrantFollower
-from shared.protection import SealedPayload
+from shared.protection import SealedPayload, grant_tombstone
 from shared.records import RecordCodec
 
 
@@ -209,7 +208,7 @@ def sweep_late_grants(*, session: Session, ports: Ports, now: datetime,
     for referral_id in recent:
         late = ports.grants.grant_record_keys(str(referral_id))
         for record_key in late:
-            enqueue(session, tombstone(topics.REFERRAL_KEYS.name, record_key),
+            enqueue(session, ports.codec.signed(grant_tombstone(record_key)),
                     event_id=f"tombstone:{record_key.rsplit(b'/', 1)[-1].decode()}:{now:%s}")
         swept += len(late)
     return swept
@@ -248,7 +247,7 @@ def _shred_grants(session: Session, ports: Ports, referral: str) -> None:
     if ports.grants is None:
         return
     for record_key in ports.grants.grant_record_keys(referral):
-        enqueue(session, tombstone(topics.REFERRAL_KEYS.name, record_key),
+        enqueue(session, ports.codec.signed(grant_tombstone(record_key)),
                 event_id=f"tombstone:{record_key.rsplit(b'/', 1)[-1].decode()}")
     ports.grants.ring.erase(referral)
 

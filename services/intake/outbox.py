@@ -26,21 +26,17 @@ from shared.records import OutgoingRecord
 log = logging.getLogger("haven.intake.outbox")
 
 
-def enqueue(session: Session, record: OutgoingRecord, *, event_id: str) -> None:
-    """Add a ready record to the outbox in the current transaction."""
-    session.add(OutboxMessage(
-        event_id=event_id, topic=record.topic, key=record.key, value=record.value,
-        headers=[[name, base64.b64encode(value).decode()] for name, value in record.headers],
-    ))
-
-
+# Marks a row whose record goes out with a null value; it never leaves the outbox.
 TOMBSTONE_HEADER = "haven_tombstone"
 
 
-def tombstone(topic: str, key: bytes) -> OutgoingRecord:
-    """A record that deletes `key` from a compacted topic (sent with a null value)."""
-    return OutgoingRecord(topic=topic, key=key, value=b"", headers=[(TOMBSTONE_HEADER, b"1")],
-                          tombstone=True)
+def enqueue(session: Session, record: OutgoingRecord, *, event_id: str) -> None:
+    """Add a ready record to the outbox in the current transaction."""
+    headers = [*record.headers, *([(TOMBSTONE_HEADER, b"1")] if record.tombstone else [])]
+    session.add(OutboxMessage(
+        event_id=event_id, topic=record.topic, key=record.key, value=record.value,
+        headers=[[name, base64.b64encode(value).decode()] for name, value in headers],
+    ))
 
 
 class OutboxRelay:
@@ -96,7 +92,6 @@ class OutboxRelay:
 
 def _record(row: OutboxMessage) -> OutgoingRecord:
     headers = [(name, base64.b64decode(value)) for name, value in row.headers]
-    if (TOMBSTONE_HEADER, b"1") in headers:
-        return OutgoingRecord(topic=row.topic, key=row.key, value=b"", headers=[],
-                              tombstone=True)
-    return OutgoingRecord(topic=row.topic, key=row.key, value=row.value, headers=headers)
+    wire = [(name, value) for name, value in headers if name != TOMBSTONE_HEADER]
+    return OutgoingRecord(topic=row.topic, key=row.key, value=row.value, headers=wire,
+                          tombstone=len(wire) < len(headers))

@@ -17,6 +17,7 @@ from shared.crypto.wire import field, u32
 
 SIGNATURE = "haven_sig"
 SIGNATURE_KEY_ID = "haven_sig_kid"
+SIGNATURE_HEADERS = frozenset({SIGNATURE, SIGNATURE_KEY_ID})
 DOMAIN = b"haven-sig-v1"
 
 Headers = Sequence[tuple[str, bytes]]

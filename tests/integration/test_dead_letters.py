@@ -54,6 +54,7 @@ def _broken_records(codec: RecordCodec, sealed: object, probe: ReferralSubmitted
     body["profile"]["age_min"] = -4
     attributes = CloudEvent.from_headers(unsigned)
     invalid = sealed.encode(body, attributes)  # type: ignore[attr-defined]
+    grants += [codec.signed(grant) for grant in invalid.grants]
     return grants, {
         "bad-signature": replace(good, headers=unsigned),
         "missing-attribute": resigned([h for h in unsigned if h[0] != "ce_type"], good.value),
@@ -61,7 +62,7 @@ def _broken_records(codec: RecordCodec, sealed: object, probe: ReferralSubmitted
                                               content_type=b"application/json"), b"{}"),
         "not-sealed": resigned(with_headers(content_type=b"application/json"),
                                json.dumps(probe.model_dump(mode="json")).encode()),
-        "invalid-payload": resigned(unsigned, invalid),
+        "invalid-payload": resigned(unsigned, invalid.value),
         "malformed-payload": resigned(
             with_headers(ce_type=b"org.haven.capacity.updated.v1",
                          content_type=b"application/json"), b"\x00not json"),

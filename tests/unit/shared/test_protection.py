@@ -52,7 +52,8 @@ def _deliver(records: list[OutgoingRecord], world: tuple[FileKeyStore, PublicKey
              owner: str) -> tuple[RecordCodec, MemoryKeyRing]:
     ring = MemoryKeyRing()
     for grant in (r for r in records if r.topic == "referral.keys"):
-        accept_grant(grant.key, grant.value, owner=owner, keys=world[0], ring=ring)
+        accept_grant(grant.key, grant.value, grant.headers, owner=owner, keys=world[0],
+                     public_keys=world[1], ring=ring)
     return _codec(world, owner, ring), ring
 
 
