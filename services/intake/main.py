@@ -12,11 +12,12 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services.intake import errors, handlers, pages
+from services.intake import errors, handlers, hygiene, pages
 from services.intake.api import admin, auth, directory, health, inbox, me, offers, referrals
 from services.intake.db import create_db_engine, migrate
 from services.intake.directory import handlers as directory_handlers
 from services.intake.handlers import Ports
+from services.intake.hygiene import ResponseHygiene
 from services.intake.limits import BodySizeLimit
 from services.intake.outbox import OutboxRelay
 from services.intake.pages.settings import PagesSettings
@@ -79,6 +80,8 @@ def create_app(
     pages.install(app, settings=PagesSettings(), production=runtime.environment == "production",
                   kafka=kafka)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(ResponseHygiene,  # outermost of ours: it also covers 413s
+                       html_policies=dict.fromkeys(hygiene.DEV_DOCS_PATHS, hygiene.DEV_DOCS_CSP))
     return app
 
 

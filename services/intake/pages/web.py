@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
+from services.intake.hygiene import STRICT_CSP
 from services.intake.inbox import handlers as inbox
 from services.intake.models import Role, User
 from services.intake.pages import session as cookie
@@ -32,8 +33,7 @@ SAFE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-                               "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": STRICT_CSP,
 }
 PRE_SESSION = "haven_presession"
 INBOX_ROLES = (Role.OUTREACH_WORKER, Role.PROVIDER_STAFF)  # the notifier posts to their orgs
