@@ -4,7 +4,8 @@ The pages set their own (pages/web.py); API answers carry referral data too, so
 they must not be cached by a browser or a proxy, nor sniffed into something
 executable. This middleware adds what a response lacks: `nosniff` everywhere,
 `Cache-Control: no-store` on everything but the static assets, a strict CSP on
-any HTML, and HSTS when the deployment is served over HTTPS (production).
+any HTML; and when the deployment is served over HTTPS only (production) HSTS and
+the `Secure` flag on every cookie, whichever code set it.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ class ResponseHygiene:
     """Adds the safe headers a response does not set itself (pure ASGI, so streams stay
     streams). `html_policies` gives other CSPs for a few paths (the development API docs)."""
 
-    def __init__(self, app: ASGIApp, *, hsts: bool = False,
+    def __init__(self, app: ASGIApp, *, https_only: bool = False,
                  html_policies: Mapping[str, str] | None = None) -> None:
         self.app = app
-        self.hsts = hsts
+        self.https_only = https_only
         self.html_policies = dict(html_policies or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -61,5 +62,15 @@ class ResponseHygiene:
             headers.setdefault("Content-Security-Policy",
                                self.html_policies.get(path, STRICT_CSP))
             headers.setdefault("X-Frame-Options", "DENY")
-        if self.hsts:
+        if self.https_only:
             headers.setdefault("Strict-Transport-Security", HSTS)
+            _secure_cookies(headers)
+
+
+def _secure_cookies(headers: MutableHeaders) -> None:
+    """Every Set-Cookie (a session, a CSRF token, a deletion) travels over HTTPS only."""
+    raw = headers.raw
+    for index, (name, value) in enumerate(raw):
+        if name == b"set-cookie" and b"secure" not in [
+                part.strip().lower() for part in value.split(b";")[1:]]:
+            raw[index] = (name, value + b"; Secure")

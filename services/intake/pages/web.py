@@ -128,13 +128,16 @@ def _unread(request: Request, viewer: PageSession | None) -> int:
                                   organization_id=viewer.principal.organization_id)
 
 
-def set_cookie(request: Request, response: Response, viewer: PageSession) -> None:
+def secure_cookies(request: Request) -> bool:
+    """HTTPS-only cookies: always in production, else as HAVEN_PAGES_SECURE_COOKIES says."""
     secure = settings(request).secure_cookies
-    if secure is None:
-        secure = request.app.state.pages_production
+    return bool(request.app.state.pages_production if secure is None else secure)
+
+
+def set_cookie(request: Request, response: Response, viewer: PageSession) -> None:
     response.set_cookie(cookie.COOKIE, cookie.encode(viewer, secret=request.app.state.token_secret),
                         max_age=int(cookie.IDLE_LIFETIME.total_seconds()), httponly=True,
-                        samesite="strict", secure=bool(secure), path="/")
+                        samesite="strict", secure=secure_cookies(request), path="/")
 
 
 def sign_in_form(request: Request, context: dict[str, Any],
@@ -144,7 +147,7 @@ def sign_in_form(request: Request, context: dict[str, Any],
     token = secrets.token_urlsafe(24)
     page = render(request, "sign_in.html", {**context, "csrf": token}, status_code=status_code)
     page.set_cookie(PRE_SESSION, token, max_age=1800, httponly=True, samesite="strict",
-                    path="/sign-in")
+                    secure=secure_cookies(request), path="/sign-in")
     return page
 
 
