@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.types import ASGIApp
 
 from services.intake import errors, handlers, hygiene, pages
 from services.intake.api import admin, auth, directory, health, inbox, me, offers, referrals
@@ -85,10 +86,17 @@ def create_app(
     errors.install(app)
     pages.install(app, settings=PagesSettings(), production=production, kafka=kafka)
     app.add_middleware(BodySizeLimit)
-    app.add_middleware(ResponseHygiene,  # outermost of ours: it also covers 413s
-                       html_policies=dict.fromkeys(hygiene.DEV_DOCS_PATHS, hygiene.DEV_DOCS_CSP),
-                       https_only=production)
+    _outermost(app, lambda inner: ResponseHygiene(
+        inner, https_only=production,
+        html_policies=dict.fromkeys(hygiene.DEV_DOCS_PATHS, hygiene.DEV_DOCS_CSP)))
     return app
+
+
+def _outermost(app: FastAPI, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+    """Put `wrap` around the whole stack, Starlette's server-error middleware included, so
+    that a 500 (and a 413 of the body-size limit) carries the safe headers too."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: wrap(build())  # type: ignore[method-assign]
 
 
 def build_ports(*, intake: IntakeSettings, kafka: KafkaSettings,

@@ -36,8 +36,17 @@ def _calls(intake: Intake) -> list[tuple[str, Response]]:
     ]
 
 
+def _fails() -> None:
+    raise RuntimeError("a bug")
+
+
 def test_every_api_answer_is_not_sniffed_nor_cached(intake: Intake) -> None:
-    missing = [(name, answer.status_code) for name, answer in _calls(intake)
+    app = intake.client.app
+    if not any(getattr(r, "path", "") == "/api/v1/test-bug" for r in app.routes):  # type: ignore[attr-defined]
+        app.add_api_route("/api/v1/test-bug", _fails)  # type: ignore[attr-defined]
+    bug = intake.client.get("/api/v1/test-bug")
+    assert bug.status_code == 500
+    missing = [(name, answer.status_code) for name, answer in [*_calls(intake), ("bug", bug)]
                if answer.headers.get("x-content-type-options") != "nosniff"
                or answer.headers.get("cache-control") != "no-store"]
     assert missing == []
