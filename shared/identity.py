@@ -4,7 +4,7 @@ Each service's private keys live in their own key store (`<var>/keys/private/
 <service>/`), and every published public key record in `<var>/keys/public/`.
 Outside production a missing service key set is generated on first use, so
 `make up` and the tests need no key ceremony; in production keys are made with
-`haven keys` and provisioned, and a missing one is an error.
+`haven keys init` (or `haven keys generate`), and a missing one is an error.
 """
 
 from __future__ import annotations
@@ -40,20 +40,33 @@ def public_dir(runtime: RuntimeSettings) -> Path:
 
 def ensure_service_keys(runtime: RuntimeSettings) -> None:
     """Development bootstrap: every service has a key set and a published public record.
+    In production a missing key set is an error (`haven keys init` provisions them)."""
+    _service_keys(runtime, create=runtime.environment != "production")
 
-    Services start in parallel; a file lock makes sure only one of them creates keys.
-    """
+
+def provision_service_keys(runtime: RuntimeSettings) -> list[str]:
+    """`haven keys init`: key sets for the services that have none, all published; returns
+    the owners whose keys were made now."""
+    return _service_keys(runtime, create=True)
+
+
+def _service_keys(runtime: RuntimeSettings, *, create: bool) -> list[str]:
+    """Services start in parallel; a file lock makes sure only one of them creates keys."""
     lock_path = runtime.var_dir / "keys" / ".bootstrap.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    made: list[str] = []
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for owner in SERVICES:
             store = private_store(runtime, owner)
             if not store.key_sets(owner):
-                if runtime.environment == "production":
-                    raise SealError("unknown-kem-key", f"no keys provisioned for {owner}")
+                if not create:
+                    raise SealError("unknown-kem-key", f"no keys provisioned for {owner}: "
+                                                       "run `haven keys init`")
                 store.rotate(owner)
+                made.append(owner)
             publish(runtime, store, owner)
+    return made
 
 
 def publish(runtime: RuntimeSettings, store: FileKeyStore, owner: str) -> None:

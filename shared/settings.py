@@ -7,9 +7,9 @@ Every process builds these at start-up and passes them down; nothing reads
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import topics
@@ -19,7 +19,26 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 Environment = Literal["development", "test", "production"]
 
 
-class RuntimeSettings(BaseSettings):
+class SettingsError(ValueError):
+    """Settings refused at start-up, said without the values: a refused value may be a
+    secret (a token secret one character too short is still most of the secret)."""
+
+
+class SafeSettings(BaseSettings):
+    """BaseSettings whose refusal names the setting and the rule, never the value given."""
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in item['loc']) or 'settings'}: "
+                f"{item['msg'].removeprefix('Value error, ')}" for item in error.errors())
+            # `from None`: the ValidationError (which quotes the input) is not chained.
+            raise SettingsError(f"{type(self).__name__} refused: {problems}") from None
+
+
+class RuntimeSettings(SafeSettings):
     """Where a process keeps its files and how loudly it logs."""
 
     model_config = SettingsConfigDict(env_prefix="HAVEN_", extra="ignore")
@@ -29,7 +48,7 @@ class RuntimeSettings(BaseSettings):
     log_level: str = "INFO"
 
 
-class KafkaSettings(BaseSettings):
+class KafkaSettings(SafeSettings):
     """How every service reaches the broker; defaults match deploy/local/broker.py."""
 
     model_config = SettingsConfigDict(env_prefix="HAVEN_KAFKA_", extra="ignore")
@@ -42,7 +61,7 @@ class KafkaSettings(BaseSettings):
     batch_size: int = Field(default=256 * 1024, ge=16 * 1024)
 
 
-class IntakeSettings(BaseSettings):
+class IntakeSettings(SafeSettings):
     """The HTTP edge: where it listens and what it stores."""
 
     model_config = SettingsConfigDict(env_prefix="HAVEN_INTAKE_", extra="ignore",
@@ -57,6 +76,9 @@ class IntakeSettings(BaseSettings):
     data_key_file: Path | None = None
     # Capacity not confirmed for this long is shown as stale and staff get a reminder.
     capacity_stale_after_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    # The API schema at /openapi.json (and, outside production, the /docs and /redoc pages
+    # that load their scripts from a CDN). Unset: on in development, off in production.
+    api_docs: bool | None = None
 
     @model_validator(mode="after")
     def _refuse_generated_secrets_in_production(self) -> IntakeSettings:
@@ -71,8 +93,12 @@ class IntakeSettings(BaseSettings):
         """SQLite under var/ unless DATABASE_URL points at PostgreSQL."""
         return self.database_url or f"sqlite:///{runtime.var_dir / 'intake.sqlite3'}"
 
+    def effective_data_key_file(self, runtime: RuntimeSettings) -> Path:
+        """The key-encryption key of intake's vault (made by `haven keys init`)."""
+        return self.data_key_file or runtime.var_dir / "keys" / "intake-data.key"
 
-class MatchingSettings(BaseSettings):
+
+class MatchingSettings(SafeSettings):
     """How long offers stay open and how wide a waiting list reaches (HAVEN_MATCHING_*)."""
 
     model_config = SettingsConfigDict(env_prefix="HAVEN_MATCHING_", extra="ignore")
@@ -97,7 +123,7 @@ class MatchingSettings(BaseSettings):
     app_id: str = Field(default="haven-matching", pattern=r"^[a-z0-9][a-z0-9.-]{2,60}$")
 
 
-class WorkerSettings(BaseSettings):
+class WorkerSettings(SafeSettings):
     """A Faust worker's local port for its web view; each service sets its own default."""
 
     model_config = SettingsConfigDict(env_prefix="HAVEN_WORKER_", extra="ignore")
@@ -109,7 +135,7 @@ class WorkerSettings(BaseSettings):
 MAX_RETRY_DELAY_S = 300.0
 
 
-class NotifierSettings(BaseSettings):
+class NotifierSettings(SafeSettings):
     """Where the notifier sends (SMTP, SMS gateway), how it retries, what it keeps.
 
     Credentials are `SecretStr` so they never print; organizations' webhook URLs,

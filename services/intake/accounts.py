@@ -13,6 +13,24 @@ from services.intake.auth import AuthError, Principal, hash_password, verify_pas
 from services.intake.handlers import Conflict
 from services.intake.models import Organization, OrganizationKind, Role, User
 
+# The one role a person (or partner system) of each kind of organization can hold: provider
+# staff in an outreach organization would see that organization's referrals as offers.
+ROLE_OF_KIND = {OrganizationKind.OUTREACH: Role.OUTREACH_WORKER,
+                OrganizationKind.PROVIDER: Role.PROVIDER_STAFF,
+                OrganizationKind.COORDINATOR: Role.NETWORK_ADMIN}
+
+
+class RoleDoesNotFit(Exception):
+    """The role asked for is not the one the organization's kind allows (a 422)."""
+
+
+def check_role_fits(organization: Organization, role: Role) -> None:
+    """Refuse a role that does not belong in this kind of organization, saying which does."""
+    fitting = ROLE_OF_KIND[organization.kind]
+    if role is not fitting:
+        raise RoleDoesNotFit(f"role: a {organization.kind.value} organization can only have "
+                             f"the role {fitting.value}")
+
 
 def create_organization(
     *, session: Session, name: str, kind: OrganizationKind, region: str,
@@ -41,6 +59,9 @@ def create_user(
     An admin's onboarding (`by`, at `now`) is on record."""
     if session.exec(select(User).where(User.username == username)).first():
         raise Conflict("This username is taken.")
+    organization = session.get(Organization, organization_id)
+    if organization is not None:
+        check_role_fits(organization, role)
     user = User(organization_id=organization_id, username=username, display_name=display_name,
                 role=role, password_hash=hash_password(password))
     session.add(user)

@@ -41,7 +41,7 @@ def change_contact_terms(
             f"their consent with these terms instead: POST /api/v1/referrals/{referral_id}"
             "/consent with scope contact_survivor, granted true, expires_at and terms.")
     resolved = terms_store.for_grant(session, ports.vault, referral, terms)
-    handlers.record_decision(session, principal, referral, SCOPE, granted=True,
+    handlers.record_decision(session, ports.vault, principal, referral, SCOPE, granted=True,
                              expires_at=expires_at, now=now, terms=resolved.without_address())
     terms_store.keep(session, ports.vault, referral, resolved)
     event_id = handlers.announce(session, ports, resolved.announcement(

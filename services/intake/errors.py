@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
+from services.intake import problems as problems_words
+from services.intake.accounts import RoleDoesNotFit
 from services.intake.consent import ConsentProblem
 from services.intake.directory.handlers import Forbidden, InvalidDirectoryData
 from services.intake.directory.hsds import DocumentProblem
@@ -24,10 +26,12 @@ def _field(loc: tuple[int | str, ...]) -> str:
 
 
 async def _invalid(request: Request, error: Exception) -> JSONResponse:
-    """Field paths and plain-word messages; the values sent are never echoed back."""
+    """Field paths and plain-word messages; the values sent (and the names of unknown
+    fields) are never echoed back."""
     assert isinstance(error, RequestValidationError)
-    problems = [{"field": _field(tuple(item.get("loc", ()))),
-                 "message": str(item.get("msg", "is not valid")).removeprefix("Value error, ")}
+    sent = {"body": error.body}
+    problems = [{"field": _field(tuple(problems_words.location(item, sent))),
+                 "message": problems_words.message(item)}
                 for item in error.errors()]
     summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
     return JSONResponse({"detail": f"Please correct the request. {summary}", "errors": problems},
@@ -90,6 +94,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(InvalidDirectoryData, _unprocessable)
     app.add_exception_handler(DocumentProblem, _unprocessable)
+    app.add_exception_handler(RoleDoesNotFit, _unprocessable)
     app.add_exception_handler(VaultError, _gone)
     app.add_exception_handler(IntegrityError, _collision)
     app.add_exception_handler(Exception, _unexpected)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, col, select
 
 from services.intake import consent as consent_rules
-from services.intake import terms_store
+from services.intake import consent_terms, terms_store
 from services.intake.audit import Action, Subject, audit
 from services.intake.auth import Principal
 from services.intake.inbox import projection as inbox
@@ -56,6 +56,7 @@ def submit_referral(
 ) -> tuple[Referral, bool]:
     """Store a referral with its consent and announce it; (referral, created?)."""
     fingerprint = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+    idempotency_key = idempotency_digest(idempotency_key) if idempotency_key else None
     if idempotency_key:
         earlier = _idempotent_replay(session, principal, idempotency_key, fingerprint)
         if earlier is not None:
@@ -80,7 +81,9 @@ def submit_referral(
     session.add(referral)
     session.flush()  # the referral row first: consent records refer to it
     for decision in decisions:
-        session.add(_consent_record(referral.id, decision, principal, now, request))
+        record, record_terms = _consent_record(referral.id, decision, principal, now, request)
+        consent_terms.seal(session, ports.vault, record, record_terms)
+        session.add(record)
     if idempotency_key:
         session.add(IdempotencyRecord(organization_id=principal.organization_id,
                                       key=idempotency_key, request_hash=fingerprint,
@@ -118,7 +121,8 @@ def change_consent(
     contact = change.scope == "contact_survivor"
     terms = terms_store.for_grant(session, ports.vault, referral, change.terms) if (
         contact and change.granted) else None
-    record_decision(session, principal, referral, change.scope, granted=change.granted,
+    record_decision(session, ports.vault, principal, referral, change.scope,
+                    granted=change.granted,
                     expires_at=change.expires_at, now=now,
                     terms=terms.without_address() if terms else {})
     event_id = announce(session, ports, ConsentChanged(
@@ -145,21 +149,23 @@ def current_record(session: Session, referral_id: uuid.UUID, scope: str
         col(ConsentRecord.revoked_at).is_(None))).first()
 
 
-def record_decision(session: Session, principal: Principal, referral: Referral, scope: str, *,
-                    granted: bool, expires_at: datetime | None, now: datetime,
+def record_decision(session: Session, vault: Vault, principal: Principal, referral: Referral,
+                    scope: str, *, granted: bool, expires_at: datetime | None, now: datetime,
                     terms: dict[str, object]) -> None:
-    """A new consent record for the scope; the earlier ones are revoked (history is kept)."""
+    """A new consent record for the scope; the earlier ones are revoked (history is kept).
+    Its terms are sealed: they hold the person's own words (a cover story)."""
     current = session.exec(select(ConsentRecord).where(
         ConsentRecord.referral_id == referral.id, ConsentRecord.scope == scope,
         col(ConsentRecord.revoked_at).is_(None))).all()
     for record in current:
         record.revoked_at = now
         session.add(record)
-    session.add(ConsentRecord(
+    record = ConsentRecord(
         referral_id=referral.id, scope=scope, granted=granted,
         purpose=consent_rules.PURPOSES[scope], recipients=consent_rules.RECIPIENTS[scope],
-        expires_at=expires_at, given_at=now, recorded_by=principal.subject,
-        terms={"changed": True, **terms}))
+        expires_at=expires_at, given_at=now, recorded_by=principal.subject)
+    consent_terms.seal(session, vault, record, {"changed": True, **terms})
+    session.add(record)
 
 
 def erase_referral(
@@ -175,6 +181,7 @@ def erase_referral(
     referral.sealed_profile = b""
     referral.sealed_contact = None
     terms_store.forget(session, referral)
+    consent_terms.forget_all(session, referral.id)
     inbox.forget_referral(session, referral.id)  # no message may outlive the referral
     referral.erased_at = now
     referral.status = "erased"
@@ -284,7 +291,8 @@ def _matching_profile(request: ReferralCreate) -> MatchingProfile:
 def _consent_record(
     referral_id: uuid.UUID, decision: consent_rules.ScopeDecision, principal: Principal,
     now: datetime, request: ReferralCreate,
-) -> ConsentRecord:
+) -> tuple[ConsentRecord, dict[str, object]]:
+    """The record of one scope at submission, and its terms (to be sealed on it)."""
     terms = (request.consent.contact_survivor.model_dump(mode="json", exclude={"granted"})
              if decision.scope == "contact_survivor" else {})
     return ConsentRecord(
@@ -292,9 +300,13 @@ def _consent_record(
         purpose=consent_rules.PURPOSES[decision.scope],
         recipients=consent_rules.RECIPIENTS[decision.scope], expires_at=decision.expires_at,
         given_at=now, recorded_by=principal.subject,
-        terms={"right_to_revoke_explained": request.consent.explained_right_to_revoke,
-               "retention_days": request.consent.retention_days, **terms},
-    )
+    ), {"right_to_revoke_explained": request.consent.explained_right_to_revoke,
+        "retention_days": request.consent.retention_days, **terms}
+
+
+def idempotency_digest(key: str) -> str:
+    """What is stored of a client's Idempotency-Key: free text, so only its SHA-256."""
+    return hashlib.sha256(b"haven-idempotency|" + key.encode()).hexdigest()
 
 
 def aware(at: datetime | None) -> datetime | None:

@@ -11,17 +11,19 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.types import ASGIApp
 
-from services.intake import errors, handlers, pages
+from services.intake import errors, handlers, hygiene, pages
 from services.intake.api import admin, auth, directory, health, inbox, me, offers, referrals
 from services.intake.db import create_db_engine, migrate
 from services.intake.directory import handlers as directory_handlers
 from services.intake.handlers import Ports
+from services.intake.hygiene import ResponseHygiene
 from services.intake.limits import BodySizeLimit
 from services.intake.outbox import OutboxRelay
 from services.intake.pages.settings import PagesSettings
 from services.intake.projector import Projector
-from services.intake.vault import Vault, load_or_create_key
+from services.intake.vault import Vault, load_key, load_or_create_key
 from shared.identity import service_codec
 from shared.kafka import BrokerProbe, EventPublisher, create_producer
 from shared.recipients import INTAKE
@@ -64,8 +66,14 @@ def create_app(
             grants.stop()
         engine.dispose()
 
-    app = FastAPI(title="Haven intake", version="1", openapi_url="/openapi.json",
-                  lifespan=lifespan)
+    production = runtime.environment == "production"
+    docs = not production if intake.api_docs is None else intake.api_docs
+    # In production even with docs on only the schema is served: the docs pages would load
+    # Swagger UI and ReDoc from a CDN.
+    app = FastAPI(title="Haven intake", version="1", lifespan=lifespan,
+                  openapi_url="/openapi.json" if docs else None,
+                  docs_url="/docs" if docs and not production else None,
+                  redoc_url="/redoc" if docs and not production else None)
     app.state.engine = engine
     keys = runtime.var_dir / "keys"
     app.state.token_secret = (intake.token_secret.get_secret_value() if intake.token_secret
@@ -76,19 +84,31 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
-    pages.install(app, settings=PagesSettings(), production=runtime.environment == "production",
-                  kafka=kafka)
+    pages.install(app, settings=PagesSettings(), production=production, kafka=kafka)
     app.add_middleware(BodySizeLimit)
+    _outermost(app, lambda inner: ResponseHygiene(
+        inner, https_only=production,
+        html_policies=dict.fromkeys(hygiene.DEV_DOCS_PATHS, hygiene.DEV_DOCS_CSP)))
     return app
+
+
+def _outermost(app: FastAPI, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+    """Put `wrap` around the whole stack, Starlette's server-error middleware included, so
+    that a 500 (and a 413 of the body-size limit) carries the safe headers too."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: wrap(build())  # type: ignore[method-assign]
 
 
 def build_ports(*, intake: IntakeSettings, kafka: KafkaSettings,
                 runtime: RuntimeSettings) -> Ports:
     """The vault and the codec intake writes with (also used by operator commands)."""
+    path = intake.effective_data_key_file(runtime)
+    # Production: a missing key-encryption key stops the start; a new one would leave every
+    # sealed field unreadable. Only `haven keys init` makes it. Development makes its own.
+    kek = load_key(path) if runtime.environment == "production" else load_or_create_key(path)
     # Outbox transactions can roll back after encoding: never reuse a grant across them.
     codec, sealed, grants = service_codec(INTAKE, source=SOURCE, runtime=runtime, kafka=kafka,
                                           reuse_grants=False)
-    kek = load_or_create_key(intake.data_key_file or runtime.var_dir / "keys" / "intake-data.key")
     return Ports(vault=Vault(kek), codec=codec, sealed=sealed, grants=grants)
 
 

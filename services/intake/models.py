@@ -87,7 +87,11 @@ class Referral(SQLModel, table=True):
 
 
 class IdempotencyRecord(SQLModel, table=True):
-    """Makes a retried POST return the first answer instead of a second referral."""
+    """Makes a retried POST return the first answer instead of a second referral.
+
+    `key` is a SHA-256 of the client's Idempotency-Key: that is free text a client
+    chooses, so it is never stored as typed (handlers.idempotency_digest).
+    """
 
     __table_args__ = (UniqueConstraint("organization_id", "key"),)
 
@@ -112,7 +116,9 @@ class ConsentRecord(SQLModel, table=True):
     given_at: datetime = Field(default_factory=utcnow)
     recorded_by: uuid.UUID = Field(description="user or API key id")
     revoked_at: datetime | None = None
-    terms: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON))
+    # The terms of the decision (cover story, channel, hours, ...), sealed by the vault for
+    # this referral and record (consent_terms.py); None once the referral is erased.
+    sealed_terms: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
 
 
 class OutboxMessage(SQLModel, table=True):

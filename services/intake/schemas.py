@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
-from typing import Annotated, Literal
+from datetime import UTC, datetime, time
+from typing import Annotated, Literal, TypeVar
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from shared.events.vocabulary import (
     Accessibility,
@@ -17,6 +25,24 @@ from shared.events.vocabulary import (
     ServiceType,
     Urgency,
 )
+
+MaybeInstant = TypeVar("MaybeInstant", datetime, datetime | None)
+
+
+def _representable_in_utc(value: MaybeInstant) -> MaybeInstant:
+    """0001-01-01T00:00:00+14:00 is a valid datetime that has no UTC form: refuse it here
+    (422) before a comparison or the database turns it into a server error."""
+    if value is not None and value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError as error:
+            raise ValueError("this date and time lies outside the years 1 to 9999 once turned "
+                             "into UTC; give a date within them") from error
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_representable_in_utc)]
+AwareInstant = Annotated[AwareDatetime, AfterValidator(_representable_in_utc)]
 
 
 class Strict(BaseModel):
@@ -91,7 +117,7 @@ class ContactAddress(Strict):
 
 class ScopeConsent(Strict):
     granted: bool = False
-    expires_at: datetime | None = Field(default=None, description="required when granted")
+    expires_at: Instant | None = Field(default=None, description="required when granted")
 
 
 class ContactHours(Strict):
@@ -185,7 +211,7 @@ class ReferralDetail(ReferralSummary):
 class ConsentChange(Strict):
     scope: Literal["share_profile", "share_contact", "contact_survivor"]
     granted: bool
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
     terms: NewContactTerms | None = Field(
         default=None, description="contact_survivor only: how and when the person may be "
         "contacted; required unless the consent is being renewed with the terms on record")

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Column, LargeBinary
 from sqlmodel import Field, Session, SQLModel
 
+from shared.crypto.secret_files import SecretFileError, load_secret
+
 NONCE = 12
 VERSION = b"\x01"
 
@@ -33,18 +35,19 @@ class ReferralDataKey(SQLModel, table=True):
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """A 32-byte development secret: a 0600 file made on first use (production sets its own)."""
-    if path.exists():
-        key = path.read_bytes()
-        if len(key) != 32:
-            raise VaultError(f"{path} must hold exactly 32 bytes")
-        return key
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = AESGCM.generate_key(bit_length=256)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-    return key
+    """A 32-byte development secret: a 0600 file made on first use (production: `load_key`)."""
+    try:
+        return load_secret(path, create_missing=True)
+    except SecretFileError as error:
+        raise VaultError(str(error)) from error
+
+
+def load_key(path: Path) -> bytes:
+    """The key-encryption key as provisioned; a missing file is an error, never a new key."""
+    try:
+        return load_secret(path, create_missing=False)
+    except SecretFileError as error:
+        raise VaultError(str(error)) from error
 
 
 class Vault:

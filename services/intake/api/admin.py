@@ -7,15 +7,16 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
-from services.intake.accounts import create_organization, create_user
+from services.intake.accounts import check_role_fits, create_organization, create_user
 from services.intake.api.deps import Admin, NowDep, PortsDep, SessionDep
 from services.intake.audit import MAX_PAGE, Action, TrailQuery, trail
 from services.intake.auth import new_api_key
 from services.intake.directory.handlers import announce_organization
 from services.intake.models import ApiKey, Organization, OrganizationKind, Role
+from services.intake.schemas import AwareInstant
 
 
 class OrganizationIn(BaseModel):
@@ -110,8 +111,10 @@ def onboard_user(body: UserIn, session: SessionDep, caller: Admin, now: NowDep) 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED)
 def issue_api_key(body: ApiKeyIn, session: SessionDep, _: Admin) -> ApiKeyOut:
     """A credential for a partner system, acting for one organization in one role."""
-    if session.get(Organization, body.organization_id) is None:
+    organization = session.get(Organization, body.organization_id)
+    if organization is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No organization with this id.")
+    check_role_fits(organization, body.role)
     fresh = new_api_key()
     key = ApiKey(organization_id=body.organization_id, name=body.name, role=body.role,
                  prefix=fresh.prefix, secret_hash=fresh.secret_hash)
@@ -127,8 +130,8 @@ def audit_trail(
     organization_id: Annotated[uuid.UUID | None, Query()] = None,
     subject_id: Annotated[uuid.UUID | None, Query(description="referral, offer, service, "
                                                            "organization or user id")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="with a time zone, e.g. "
-                                                             "2026-01-31T00:00:00Z")] = None,
+    since: Annotated[AwareInstant | None, Query(description="with a time zone, e.g. "
+                                                       "2026-01-31T00:00:00Z")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AuditPage:

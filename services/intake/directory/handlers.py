@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col, select
 
+from services.intake import problems
 from services.intake.audit import Action, Subject, audit
 from services.intake.auth import Principal
 from services.intake.directory.models import Capacity, Location, Service
@@ -167,7 +168,7 @@ def _first_message(error: ValueError) -> str:
     if callable(errors):
         first = errors()[0]
         path = ".".join(str(p) for p in first.get("loc", ()))
-        return f"{path}: {first.get('msg', 'is not valid')}"
+        return f"{path}: {problems.message(first)}"
     return str(error)
 
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, col, select
 
+from services.intake import problems
 from services.intake.directory import handlers
 from services.intake.directory.models import Capacity, Location, Service
 from services.intake.directory.schemas import ImportProblem, ImportReport
@@ -237,7 +238,8 @@ def import_directory(*, session: Session, ports: Ports, document: object,
         try:
             organization = HsdsOrganization.model_validate(raw)
         except ValidationError as error:
-            report.rejected += [ImportProblem(path=_path(where, item["loc"]), message=item["msg"])
+            report.rejected += [ImportProblem(path=_path(where, problems.location(item, raw)),
+                                              message=problems.message(item))
                                 for item in error.errors()]
             continue
         plan = _Plan.check(session, organization, where)
@@ -296,7 +298,7 @@ class _Plan:
         attributes = organization.attributes
         kind = _one(attributes, "organization_kind", OrganizationKind.PROVIDER.value)
         if kind not in {k.value for k in OrganizationKind}:
-            plan.problem(".attributes", f"organization_kind {kind!r} is not one of "
+            plan.problem(".attributes", "organization_kind must be one of "
                                         f"{', '.join(k.value for k in OrganizationKind)}")
         else:
             plan.kind = OrganizationKind(kind)
@@ -328,8 +330,8 @@ class _Plan:
                          "must name one of this organization's locations")
         service_type = _one(service.attributes, "service_type")
         if service_type not in {t.value for t in ServiceType}:
-            self.problem(f"{path}.attributes", f"service_type {service_type!r} is not in "
-                                               "Haven's taxonomy (see docs/directory.md)")
+            self.problem(f"{path}.attributes", "service_type is missing or not in Haven's "
+                                               "taxonomy (see docs/directory.md)")
         fields: dict[str, Any] = {rule: _values(service.attributes, rule)
                                   for rule in _LIST_RULES if rule != "languages"}
         fields["languages"] = [language.code for language in service.languages]
@@ -345,7 +347,7 @@ class _Plan:
             self.rules[service.id] = Eligibility.model_validate(fields)
         except ValidationError as error:
             for item in error.errors():
-                self.problem(f"{path}.attributes", f"{item['loc'][0]}: {item['msg']}")
+                self.problem(f"{path}.attributes", f"{item['loc'][0]}: {problems.message(item)}")
         waitlist = _one(service.attributes, "waitlist_length", "0") or "0"
         if not waitlist.isdigit():
             self.problem(f"{path}.attributes", "waitlist_length must be a whole number")

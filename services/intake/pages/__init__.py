@@ -19,6 +19,9 @@ STATIC = Path(__file__).parent / "static"
 def install(app: FastAPI, *, settings: PagesSettings, production: bool,
             kafka: KafkaSettings) -> None:
     """Mount the page routers and static files; none of them is part of the API schema."""
+    if production and settings.secure_cookies is False:
+        raise ValueError("HAVEN_PAGES_SECURE_COOKIES=false is refused in production: "
+                         "every cookie is sent over HTTPS only there")
     app.state.pages = settings
     app.state.pages_production = production
     # Consumer groups: intake's projector, and the Faust apps (group id = app id).

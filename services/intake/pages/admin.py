@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from services.intake.accounts import create_organization, create_user
+from services.intake.accounts import RoleDoesNotFit, create_organization, create_user
 from services.intake.api.admin import OrganizationIn, UserIn
 from services.intake.directory.handlers import announce_organization
 from services.intake.handlers import Conflict
@@ -87,4 +87,7 @@ async def onboard(request: Request, viewer: Admin) -> Response:
         await run_in_threadpool(store)
     except Conflict as refused:
         return _people(request, viewer, {"form": str(refused)}, status_code=409)
+    except RoleDoesNotFit as unfit:
+        return _people(request, viewer, {"role": str(unfit).removeprefix("role: ")},
+                       status_code=422)
     return redirect("/admin/people")

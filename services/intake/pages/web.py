@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
+from services.intake.hygiene import STRICT_CSP
 from services.intake.inbox import handlers as inbox
 from services.intake.models import Role, User
 from services.intake.pages import session as cookie
@@ -32,8 +33,7 @@ SAFE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-                               "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": STRICT_CSP,
 }
 PRE_SESSION = "haven_presession"
 INBOX_ROLES = (Role.OUTREACH_WORKER, Role.PROVIDER_STAFF)  # the notifier posts to their orgs
@@ -128,13 +128,16 @@ def _unread(request: Request, viewer: PageSession | None) -> int:
                                   organization_id=viewer.principal.organization_id)
 
 
-def set_cookie(request: Request, response: Response, viewer: PageSession) -> None:
+def secure_cookies(request: Request) -> bool:
+    """HTTPS-only cookies: always in production, else as HAVEN_PAGES_SECURE_COOKIES says."""
     secure = settings(request).secure_cookies
-    if secure is None:
-        secure = request.app.state.pages_production
+    return bool(request.app.state.pages_production if secure is None else secure)
+
+
+def set_cookie(request: Request, response: Response, viewer: PageSession) -> None:
     response.set_cookie(cookie.COOKIE, cookie.encode(viewer, secret=request.app.state.token_secret),
                         max_age=int(cookie.IDLE_LIFETIME.total_seconds()), httponly=True,
-                        samesite="strict", secure=bool(secure), path="/")
+                        samesite="strict", secure=secure_cookies(request), path="/")
 
 
 def sign_in_form(request: Request, context: dict[str, Any],
@@ -144,7 +147,7 @@ def sign_in_form(request: Request, context: dict[str, Any],
     token = secrets.token_urlsafe(24)
     page = render(request, "sign_in.html", {**context, "csrf": token}, status_code=status_code)
     page.set_cookie(PRE_SESSION, token, max_age=1800, httponly=True, samesite="strict",
-                    path="/sign-in")
+                    secure=secure_cookies(request), path="/sign-in")
     return page
 
 

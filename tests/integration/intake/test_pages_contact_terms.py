@@ -4,9 +4,11 @@ with its terms, or new terms while it stands; through the same use cases as the 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlmodel import Session, select
 
+from services.intake import consent_terms
 from services.intake.models import ConsentRecord, OutboxMessage
 from shared import topics
 from tests.support.intake import Intake
@@ -24,12 +26,17 @@ def _terms_events(intake: Intake, referral: str) -> int:
             if m.key == referral.encode()])
 
 
-def _contact_consent(intake: Intake, referral: str) -> ConsentRecord:
+def _contact_consent(intake: Intake, referral: str) -> tuple[ConsentRecord, dict[str, Any]]:
+    """The contact consent in force and its terms, opened from their sealed form."""
     with Session(engine(intake)) as session:
-        return session.exec(select(ConsentRecord).where(
+        record = session.exec(select(ConsentRecord).where(
             ConsentRecord.referral_id == uuid.UUID(referral),
             ConsentRecord.scope == "contact_survivor",
             ConsentRecord.revoked_at == None)).one()  # noqa: E711
+        terms = consent_terms.opened(session, intake.client.app.state.ports.vault,  # type: ignore[attr-defined]
+                                     record)
+    assert terms is not None
+    return record, terms
 
 
 def test_consent_to_be_contacted_is_given_with_terms_then_the_terms_change(
@@ -54,8 +61,8 @@ def test_consent_to_be_contacted_is_given_with_terms_then_the_terms_change(
     granted = client.post(url, follow_redirects=False,
                           data={"csrf": csrf, "action": "grant", **TERMS})
     assert granted.status_code == 303, granted.text
-    record = _contact_consent(intake, referral)
-    assert record.granted and record.terms["channel"] == "sms"
+    record, terms = _contact_consent(intake, referral)
+    assert record.granted and terms["channel"] == "sms"
     assert _terms_events(intake, referral) == 1
     page = client.get(f"/outreach/referrals/{referral}").text
     assert "Change how and when the person gets messages" in page
@@ -65,7 +72,7 @@ def test_consent_to_be_contacted_is_given_with_terms_then_the_terms_change(
         "csrf": csrf, "action": "change", **TERMS, "contact_phone": NEW_PHONE,
         "survivor_from": "07:00"})
     assert changed.status_code == 303, changed.text
-    assert _contact_consent(intake, referral).terms["hours_start"] == "07:00:00"
+    assert _contact_consent(intake, referral)[1]["hours_start"] == "07:00:00"
     assert _terms_events(intake, referral) == 2
     assert NEW_PHONE not in client.get(f"/outreach/referrals/{referral}").text.split(
         "<details class=\"private\">")[0]  # personal details only behind the closed details

@@ -44,7 +44,7 @@ CASES: list[tuple[str, Any, str]] = [
     ("negative age", _with("eligibility.age_range", {"min": -1, "max": 20}),
      "eligibility.age_range.min"),
     ("bad language", _with("eligibility.languages", ["English"]), "eligibility.languages"),
-    ("unknown field", _with("favourite_colour", "blue"), "favourite_colour"),
+    ("unknown field", _with("favourite_colour", "blue"), "(unknown field 7)"),
     ("bad time zone", _with("consent.contact_survivor.hours.timezone", "Mars/Base"),
      "consent.contact_survivor.hours.timezone"),
     ("expired consent", _with("consent.share_profile.expires_at", "2001-01-01T00:00:00Z"),
