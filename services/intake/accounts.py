@@ -10,8 +10,9 @@ from sqlmodel import Session, select
 
 from services.intake.audit import Action, Subject, audit
 from services.intake.auth import AuthError, Principal, hash_password, verify_password, verify_totp
-from services.intake.handlers import Conflict
+from services.intake.handlers import Conflict, NotFound
 from services.intake.models import Organization, OrganizationKind, Role, User
+from services.intake.sessions import end_all_sessions, new_session_id
 
 
 def create_organization(
@@ -64,9 +65,56 @@ def sign_in(*, session: Session, username: str, password: str, totp: str | None,
     if not verify_totp(user.totp_secret, totp):
         audit(session, None, Action.SIGN_IN_FAILED, Subject.USER, subject, now)
         raise AuthError("Enter the 6-digit code from your authenticator app.")
-    principal = Principal(subject=user.id, organization_id=user.organization_id, role=user.role)
+    principal = Principal(subject=user.id, organization_id=user.organization_id, role=user.role,
+                          session_id=new_session_id(), session_version=user.session_version)
     audit(session, principal, Action.SIGN_IN_SUCCEEDED, Subject.USER, user.id, now)
     return principal
+
+
+def change_password(*, session: Session, principal: Principal, current: str, new: str,
+                    now: datetime) -> None:
+    """A person's own new password, after proving the current one; every session of theirs
+    ends (a thief holding a copied token loses it too). The caller commits."""
+    user = session.get(User, principal.subject)
+    if user is None or not verify_password(current, user.password_hash):
+        raise AuthError("The current password is not right.")
+    user.password_hash = hash_password(new)
+    end_all_sessions(session=session, user=user)
+    audit(session, principal, Action.PASSWORD_CHANGED, Subject.USER, user.id, now)
+
+
+def change_role(*, session: Session, user_id: uuid.UUID, role: Role, by: Principal,
+                now: datetime) -> User:
+    """Give a person another role; their sessions end, so no token keeps the old role."""
+    user = _someone_else(session, user_id, by)
+    if user.role is not role:
+        user.role = role
+        end_all_sessions(session=session, user=user)
+        audit(session, by, Action.USER_ROLE_CHANGED, Subject.USER, user.id, now)
+    return user
+
+
+def deactivate_user(*, session: Session, user_id: uuid.UUID, by: Principal,
+                    now: datetime) -> User:
+    """Switch an account off: it cannot sign in, and every session of it ends now."""
+    user = _someone_else(session, user_id, by)
+    if user.active:
+        user.active = False
+        end_all_sessions(session=session, user=user)
+        audit(session, by, Action.USER_DEACTIVATED, Subject.USER, user.id, now)
+    return user
+
+
+def _someone_else(session: Session, user_id: uuid.UUID, by: Principal) -> User:
+    """The account an admin changes: it exists, and it is not the admin's own (so the last
+    admin cannot lock the network out by mistake)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No user with this id.")
+    if user.id == by.subject:
+        raise Conflict("You cannot change your own role or switch off your own account; "
+                       "ask another network admin.")
+    return user
 
 
 def ensure_admin(*, session: Session, username: str, password: str) -> bool:

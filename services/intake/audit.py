@@ -35,6 +35,9 @@ class Action(StrEnum):
     CAPACITY_UPDATED = "capacity.updated"
     ORGANIZATION_CREATED = "admin.organization_created"
     USER_CREATED = "admin.user_created"
+    USER_ROLE_CHANGED = "admin.user_role_changed"
+    USER_DEACTIVATED = "admin.user_deactivated"
+    PASSWORD_CHANGED = "account.password_changed"
     SIGN_IN_SUCCEEDED = "sign_in.succeeded"
     SIGN_IN_FAILED = "sign_in.failed"
 

@@ -39,6 +39,8 @@ class Principal:
     organization_id: uuid.UUID
     role: Role
     kind: str = "user"
+    session_id: str = ""  # one sign-in; sign-out ends it (sessions.py)
+    session_version: int = 0  # the account's version it was issued under
 
 
 def hash_password(password: str) -> str:
@@ -66,7 +68,7 @@ def issue_token(principal: Principal, *, secret: str, now: datetime | None = Non
     claims = {
         "sub": str(principal.subject), "org": str(principal.organization_id),
         "role": principal.role.value, "iat": issued, "exp": issued + TOKEN_LIFETIME,
-        "typ": ACCESS_TOKEN,
+        "typ": ACCESS_TOKEN, "sid": principal.session_id, "ver": principal.session_version,
     }
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
@@ -76,11 +78,13 @@ def read_token(token: str, *, secret: str) -> Principal:
     with a message a person can act on."""
     try:
         claims = jwt.decode(token, secret, algorithms=[_ALGORITHM],
-                            options={"require": ["exp", "sub", "org", "role", "typ"]})
+                            options={"require": ["exp", "sub", "org", "role", "typ", "sid",
+                                                 "ver"]})
         if claims["typ"] != ACCESS_TOKEN:
             raise AuthError("This is not an API access token. Get one from /api/v1/auth/token.")
         return Principal(subject=uuid.UUID(claims["sub"]),
-                         organization_id=uuid.UUID(claims["org"]), role=Role(claims["role"]))
+                         organization_id=uuid.UUID(claims["org"]), role=Role(claims["role"]),
+                         session_id=str(claims["sid"]), session_version=int(claims["ver"]))
     except jwt.ExpiredSignatureError as error:
         raise AuthError("Your session has expired. Please sign in again.") from error
     except (jwt.InvalidTokenError, ValueError, KeyError) as error:

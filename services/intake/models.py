@@ -53,6 +53,7 @@ class User(SQLModel, table=True):
     totp_secret: str | None = None
     totp_pending: str | None = Field(default=None, description="enrolled, not yet confirmed")
     active: bool = True
+    session_version: int = Field(default=0, description="raised to end every session at once")
     created_at: datetime = Field(default_factory=utcnow)
 
 

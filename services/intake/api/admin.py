@@ -10,7 +10,12 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import select
 
-from services.intake.accounts import create_organization, create_user
+from services.intake.accounts import (
+    change_role,
+    create_organization,
+    create_user,
+    deactivate_user,
+)
 from services.intake.api.deps import Admin, NowDep, PortsDep, SessionDep
 from services.intake.audit import MAX_PAGE, Action, TrailQuery, trail
 from services.intake.auth import new_api_key
@@ -44,6 +49,11 @@ class UserOut(BaseModel):
     organization_id: uuid.UUID
     username: str
     display_name: str
+    role: Role
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     role: Role
 
 
@@ -105,6 +115,22 @@ def onboard_user(body: UserIn, session: SessionDep, caller: Admin, now: NowDep) 
     user = create_user(session=session, **body.model_dump(), by=caller, now=now)
     session.commit()
     return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.put("/users/{user_id}/role")
+def set_role(user_id: uuid.UUID, body: RoleChange, session: SessionDep, caller: Admin,
+             now: NowDep) -> UserOut:
+    """Give a person another role; every session they have ends (they sign in again)."""
+    user = change_role(session=session, user_id=user_id, role=body.role, by=caller, now=now)
+    session.commit()
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.post("/users/{user_id}/deactivate", status_code=status.HTTP_204_NO_CONTENT)
+def deactivate(user_id: uuid.UUID, session: SessionDep, caller: Admin, now: NowDep) -> None:
+    """Switch an account off: no more sign-ins, and its tokens and cookies stop working now."""
+    deactivate_user(session=session, user_id=user_id, by=caller, now=now)
+    session.commit()
 
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED)

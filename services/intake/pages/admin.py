@@ -11,15 +11,15 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from services.intake.accounts import create_organization, create_user
+from services.intake.accounts import create_organization, create_user, deactivate_user
 from services.intake.api.admin import OrganizationIn, UserIn
 from services.intake.directory.handlers import announce_organization
-from services.intake.handlers import Conflict
+from services.intake.handlers import Conflict, NotFound
 from services.intake.models import Organization, Role, User
 from services.intake.pages import dashboard
 from services.intake.pages.referral_form import errors_by_field, one
 from services.intake.pages.session import PageSession
-from services.intake.pages.web import form_of, redirect, render, role
+from services.intake.pages.web import form_of, parse_id, redirect, render, role
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Admin = Annotated[PageSession, Depends(role(Role.NETWORK_ADMIN))]
@@ -86,5 +86,24 @@ async def onboard(request: Request, viewer: Admin) -> Response:
     try:
         await run_in_threadpool(store)
     except Conflict as refused:
+        return _people(request, viewer, {"form": str(refused)}, status_code=409)
+    return redirect("/admin/people")
+
+
+@router.post("/people/{user_id}/deactivate")
+async def deactivate(request: Request, viewer: Admin, user_id: str) -> Response:
+    """Switch an account off; its sessions end at once (the API's rule, audited)."""
+    await form_of(request, viewer)
+    target = parse_id(user_id, "user")
+
+    def store() -> None:
+        with Session(request.app.state.engine) as session:
+            deactivate_user(session=session, user_id=target, by=viewer.principal,
+                            now=datetime.now(UTC))
+            session.commit()
+
+    try:
+        await run_in_threadpool(store)
+    except (Conflict, NotFound) as refused:
         return _people(request, viewer, {"form": str(refused)}, status_code=409)
     return redirect("/admin/people")
