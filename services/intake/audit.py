@@ -38,6 +38,8 @@ class Action(StrEnum):
     USER_ROLE_CHANGED = "admin.user_role_changed"
     USER_DEACTIVATED = "admin.user_deactivated"
     PASSWORD_CHANGED = "account.password_changed"
+    API_KEY_ISSUED = "admin.api_key_issued"
+    API_KEY_REVOKED = "admin.api_key_revoked"
     SIGN_IN_SUCCEEDED = "sign_in.succeeded"
     SIGN_IN_FAILED = "sign_in.failed"
 
@@ -50,6 +52,7 @@ class Subject(StrEnum):
     SERVICE = "service"
     ORGANIZATION = "organization"
     USER = "user"
+    API_KEY = "api_key"
 
 
 def audit(session: Session, principal: Principal | None, action: Action,

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from services.intake import api_keys
 from services.intake.accounts import create_organization, create_user, deactivate_user
 from services.intake.api.admin import OrganizationIn, UserIn
 from services.intake.directory.handlers import announce_organization
@@ -47,9 +48,12 @@ def _people(request: Request, viewer: PageSession, errors: dict[str, str],
     with Session(request.app.state.engine) as session:
         organizations = session.exec(select(Organization).order_by(Organization.name)).all()
         users = session.exec(select(User).order_by(User.username)).all()
+        keys = api_keys.list_api_keys(session=session)
+    names = {organization.id: organization.name for organization in organizations}
     return render(request, "admin/people.html",
                   {"organizations": organizations, "users": users, "errors": errors,
-                   "roles": list(Role)}, viewer=viewer, status_code=status_code)
+                   "roles": list(Role), "api_keys": keys, "org_names": names},
+                  viewer=viewer, status_code=status_code)
 
 
 @router.get("/people")
@@ -106,4 +110,23 @@ async def deactivate(request: Request, viewer: Admin, user_id: str) -> Response:
         await run_in_threadpool(store)
     except (Conflict, NotFound) as refused:
         return _people(request, viewer, {"form": str(refused)}, status_code=409)
+    return redirect("/admin/people")
+
+
+@router.post("/api-keys/{key_id}/revoke")
+async def revoke_api_key(request: Request, viewer: Admin, key_id: str) -> Response:
+    """Revoke a partner system's key (the API's rule, audited)."""
+    await form_of(request, viewer)
+    target = parse_id(key_id, "API key")
+
+    def store() -> None:
+        with Session(request.app.state.engine) as session:
+            api_keys.revoke_api_key(session=session, key_id=target, by=viewer.principal,
+                                    now=datetime.now(UTC))
+            session.commit()
+
+    try:
+        await run_in_threadpool(store)
+    except NotFound as refused:
+        return _people(request, viewer, {"form": str(refused)}, status_code=404)
     return redirect("/admin/people")
