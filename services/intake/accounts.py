@@ -3,6 +3,8 @@ tests) and signing in (shared by the API and the pages), each with its audit ent
 
 from __future__ import annotations
 
+import logging
+import math
 import uuid
 from datetime import datetime
 
@@ -10,9 +12,12 @@ from sqlmodel import Session, select
 
 from services.intake.audit import Action, Subject, audit
 from services.intake.auth import AuthError, Principal, hash_password, verify_password, verify_totp
-from services.intake.handlers import Conflict, NotFound
+from services.intake.handlers import Conflict, NotFound, aware
+from services.intake.lockout import lock_after, starts_a_lock
 from services.intake.models import Organization, OrganizationKind, Role, User
 from services.intake.sessions import end_all_sessions, new_session_id
+
+log = logging.getLogger("haven.intake")
 
 
 def create_organization(
@@ -51,24 +56,55 @@ def create_user(
     return user
 
 
+class LockedOut(AuthError):
+    """Too many failed sign-ins in a row for this account: wait `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed sign-ins. Try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
 def sign_in(*, session: Session, username: str, password: str, totp: str | None,
-            now: datetime) -> Principal:
+            now: datetime, known_device: uuid.UUID | None = None) -> Principal:
     """The person behind a username, password (and TOTP code), or AuthError. Both outcomes
     are on record; the caller commits either way. A failure names no actor (nobody was
-    proven) and only the account's id, never the username that was typed."""
+    proven) and only the account's id, never the username that was typed. A locked account
+    is LockedOut without a password check or an audit row, except for the browser it
+    signed in on before (`known_device`, the account's id from known_device.py)."""
     user = session.exec(select(User).where(User.username == username)).first()
+    locked_until = aware(user.locked_until) if user is not None else None
+    if user is not None and user.id != known_device and locked_until and locked_until > now:
+        raise LockedOut(max(1, math.ceil((locked_until - now).total_seconds())))
     password_ok = verify_password(password, user.password_hash if user else None)
-    subject = user.id if user else None
     if user is None or not password_ok or not user.active:
-        audit(session, None, Action.SIGN_IN_FAILED, Subject.USER, subject, now)
+        _failed(session, user, now)
         raise AuthError("Wrong username or password.")
     if not verify_totp(user.totp_secret, totp):
-        audit(session, None, Action.SIGN_IN_FAILED, Subject.USER, subject, now)
+        _failed(session, user, now)
         raise AuthError("Enter the 6-digit code from your authenticator app.")
+    user.failed_sign_ins, user.locked_until = 0, None
+    session.add(user)
     principal = Principal(subject=user.id, organization_id=user.organization_id, role=user.role,
                           session_id=new_session_id(), session_version=user.session_version)
     audit(session, principal, Action.SIGN_IN_SUCCEEDED, Subject.USER, user.id, now)
     return principal
+
+
+def _failed(session: Session, user: User | None, now: datetime) -> None:
+    """On record, and one more failure in a row for the account (which may lock it: the
+    first lock of a streak is an alert for admins on the trail, the dashboard and the log)."""
+    audit(session, None, Action.SIGN_IN_FAILED, Subject.USER, user.id if user else None, now)
+    if user is None:
+        return
+    user.failed_sign_ins += 1
+    lock = lock_after(user.failed_sign_ins)
+    if lock is not None:
+        user.locked_until = now + lock
+        if starts_a_lock(user.failed_sign_ins):
+            audit(session, None, Action.SIGN_IN_LOCKED, Subject.USER, user.id, now)
+            log.warning("account locked after failed sign-ins",
+                        extra={"user_id": str(user.id), "failures": user.failed_sign_ins})
+    session.add(user)
 
 
 def change_password(*, session: Session, principal: Principal, current: str, new: str,

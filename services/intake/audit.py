@@ -42,6 +42,7 @@ class Action(StrEnum):
     API_KEY_REVOKED = "admin.api_key_revoked"
     SIGN_IN_SUCCEEDED = "sign_in.succeeded"
     SIGN_IN_FAILED = "sign_in.failed"
+    SIGN_IN_LOCKED = "sign_in.locked"
 
 
 class Subject(StrEnum):

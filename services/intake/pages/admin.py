@@ -38,6 +38,7 @@ def overview(request: Request, viewer: Admin) -> Response:
             "capacity": dashboard.capacity_by_region(session, now=now, stale_after=stale_after),
             "gaps": dashboard.gaps(session, request.app.state.ports),
             "threshold": dashboard.SUPPRESS_BELOW,
+            "locked": dashboard.accounts_locked(session, now=now),
         }
     context["broker"] = request.app.state.pages_broker.get()
     return render(request, "admin/dashboard.html", context, viewer=viewer)

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from services.intake import known_device
 from services.intake.api.auth import sign_in as api_sign_in
 from services.intake.auth import read_token
 from services.intake.models import User
@@ -23,6 +24,7 @@ from services.intake.pages.web import (
     form_of,
     redirect,
     render,
+    secure_cookies,
     set_cookie,
     sign_in_form,
 )
@@ -62,16 +64,19 @@ async def sign_in(request: Request) -> Response:
             token = await run_in_threadpool(
                 api_sign_in, request, db, username, fields.get("password", "")[:200],
                 fields.get("totp", "")[:10] or None)
-        except HTTPException as refused:
-            return render(request, "sign_in.html", {
+        except HTTPException as refused:  # 401, or 429 with Retry-After when throttled
+            page = render(request, "sign_in.html", {
                 "csrf": expected, "message": refused.detail, "username": username,
-                "next": then}, status_code=401)
+                "next": then}, status_code=refused.status_code)
+            page.headers.update(refused.headers or {})
+            return page
         principal = read_token(token.access_token, secret=request.app.state.token_secret)
         user = db.get(User, principal.subject)
         name = user.display_name if user else ""
     viewer = cookie.new_session(principal, name)
     answer = redirect(then or HOME[principal.role])
     set_cookie(request, answer, viewer)
+    known_device.remember(request, answer, principal.subject, secure=secure_cookies(request))
     answer.delete_cookie(PRE_SESSION, path="/sign-in")
     return answer
 

@@ -130,13 +130,16 @@ def _unread(request: Request, viewer: PageSession | None) -> int:
                                   organization_id=viewer.principal.organization_id)
 
 
-def set_cookie(request: Request, response: Response, viewer: PageSession) -> None:
+def secure_cookies(request: Request) -> bool:
+    """HTTPS-only cookies: as the settings say, or in production when they say nothing."""
     secure = settings(request).secure_cookies
-    if secure is None:
-        secure = request.app.state.pages_production
+    return bool(request.app.state.pages_production if secure is None else secure)
+
+
+def set_cookie(request: Request, response: Response, viewer: PageSession) -> None:
     response.set_cookie(cookie.COOKIE, cookie.encode(viewer, secret=request.app.state.token_secret),
                         max_age=int(cookie.IDLE_LIFETIME.total_seconds()), httponly=True,
-                        samesite="strict", secure=bool(secure), path="/")
+                        samesite="strict", secure=secure_cookies(request), path="/")
 
 
 def sign_in_form(request: Request, context: dict[str, Any],
