@@ -132,3 +132,14 @@ def test_one_address_gets_ten_failures_a_minute_and_a_bounded_audit_trail(
     assert "from your network" in throttled.json()["detail"]
     assert len(_trail(intake, "sign_in.failed")) - before == 10, "throttled tries leave no row"
     assert _try(elsewhere, "nobody") == 401, "other addresses are not affected"
+
+
+def test_wrong_current_passwords_count_against_the_same_limits(intake: Intake) -> None:
+    client, username = _client(intake), _user(intake)
+    token = client.post("/api/v1/auth/token", data={"username": username,
+                                                    "password": PASSWORD}).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    answers = [client.post("/api/v1/me/password", headers=headers, json={
+        "current_password": f"guess {n}", "new_password": "a new long passphrase"}).status_code
+        for n in range(12)]
+    assert answers == [403] * 10 + [429] * 2

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pyotp
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.accounts import change_password
 from services.intake.api.deps import AnyMember, NowDep, SessionDep
 from services.intake.auth import AuthError
 from services.intake.models import User
+from services.intake.throttle import SignInThrottle
 
 router = APIRouter(prefix="/api/v1/me", tags=["account"])
 
@@ -65,13 +66,23 @@ class PasswordChange(BaseModel):
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
-def new_password(body: PasswordChange, session: SessionDep, caller: AnyMember,
-                 now: NowDep) -> None:
-    """Set a new password; every session of yours ends, this one too (sign in again)."""
+def new_password(request: Request, body: PasswordChange, session: SessionDep,
+                 caller: AnyMember, now: NowDep) -> None:
+    """Set a new password; every session of yours ends, this one too (sign in again).
+    Wrong current passwords count against the sign-in limits, so a stolen token is no
+    way around them."""
     _person(session, caller)
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.wait(address)
+    if wait:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"Too many wrong passwords. Try again in {wait} seconds.",
+                            headers={"Retry-After": str(wait)})
     try:
         change_password(session=session, principal=caller, current=body.current_password,
                         new=body.new_password, now=now)
     except AuthError as refused:
+        throttle.failed(address)
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(refused)) from refused
     session.commit()
