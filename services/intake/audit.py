@@ -35,8 +35,14 @@ class Action(StrEnum):
     CAPACITY_UPDATED = "capacity.updated"
     ORGANIZATION_CREATED = "admin.organization_created"
     USER_CREATED = "admin.user_created"
+    USER_ROLE_CHANGED = "admin.user_role_changed"
+    USER_DEACTIVATED = "admin.user_deactivated"
+    PASSWORD_CHANGED = "account.password_changed"
+    API_KEY_ISSUED = "admin.api_key_issued"
+    API_KEY_REVOKED = "admin.api_key_revoked"
     SIGN_IN_SUCCEEDED = "sign_in.succeeded"
     SIGN_IN_FAILED = "sign_in.failed"
+    SIGN_IN_LOCKED = "sign_in.locked"
 
 
 class Subject(StrEnum):
@@ -47,6 +53,7 @@ class Subject(StrEnum):
     SERVICE = "service"
     ORGANIZATION = "organization"
     USER = "user"
+    API_KEY = "api_key"
 
 
 def audit(session: Session, principal: Principal | None, action: Action,

@@ -18,6 +18,10 @@ from services.intake.models import Role
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 _ALGORITHM = "HS256"
+# Each token says what it is, and each door accepts one kind: a page cookie
+# ("page-session", renewed for up to 10 hours) never opens the API, and an API token
+# never opens the pages (pages/session.py checks its own type).
+ACCESS_TOKEN = "access"
 _hasher = PasswordHasher()
 # A fixed hash to verify against when the user does not exist, so timing does not tell.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -35,6 +39,8 @@ class Principal:
     organization_id: uuid.UUID
     role: Role
     kind: str = "user"
+    session_id: str = ""  # one sign-in; sign-out ends it (sessions.py)
+    session_version: int = 0  # the account's version it was issued under
 
 
 def hash_password(password: str) -> str:
@@ -62,18 +68,23 @@ def issue_token(principal: Principal, *, secret: str, now: datetime | None = Non
     claims = {
         "sub": str(principal.subject), "org": str(principal.organization_id),
         "role": principal.role.value, "iat": issued, "exp": issued + TOKEN_LIFETIME,
-        "typ": "access",
+        "typ": ACCESS_TOKEN, "sid": principal.session_id, "ver": principal.session_version,
     }
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
 def read_token(token: str, *, secret: str) -> Principal:
-    """Check signature and expiry; raise AuthError with a message a person can act on."""
+    """Check signature, expiry and type (an API access token, nothing else); raise AuthError
+    with a message a person can act on."""
     try:
         claims = jwt.decode(token, secret, algorithms=[_ALGORITHM],
-                            options={"require": ["exp", "sub", "org", "role"]})
+                            options={"require": ["exp", "sub", "org", "role", "typ", "sid",
+                                                 "ver"]})
+        if claims["typ"] != ACCESS_TOKEN:
+            raise AuthError("This is not an API access token. Get one from /api/v1/auth/token.")
         return Principal(subject=uuid.UUID(claims["sub"]),
-                         organization_id=uuid.UUID(claims["org"]), role=Role(claims["role"]))
+                         organization_id=uuid.UUID(claims["org"]), role=Role(claims["role"]),
+                         session_id=str(claims["sid"]), session_version=int(claims["ver"]))
     except jwt.ExpiredSignatureError as error:
         raise AuthError("Your session has expired. Please sign in again.") from error
     except (jwt.InvalidTokenError, ValueError, KeyError) as error:

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import secrets
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from sqlmodel import Session
 
+from services.intake import api_keys
 from services.intake.accounts import ensure_admin
 from services.intake.db import create_db_engine, migrate
+from services.intake.handlers import NotFound
 from shared.settings import IntakeSettings, RuntimeSettings
 
-intake_app = typer.Typer(help="The intake database: migrations and the first admin.")
+intake_app = typer.Typer(help="The intake database: migrations, the first admin, API keys.")
+api_keys_app = typer.Typer(help="Partner systems' API keys: list and revoke.")
+intake_app.add_typer(api_keys_app, name="api-keys")
 
 
 @intake_app.command("migrate")
@@ -47,3 +53,37 @@ def create_admin(
         return
     shown = "the password you gave" if password else secret
     typer.echo(f"admin created: sign in as {username} with {shown}")
+
+
+@api_keys_app.command("list")
+def list_keys() -> None:
+    """Every key: id, prefix, organization, role, name, revoked or active (no secrets)."""
+    engine = create_db_engine(IntakeSettings().effective_database_url(RuntimeSettings()))
+    with Session(engine) as session:
+        for key in api_keys.list_api_keys(session=session):
+            state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            typer.echo(f"{key.id}  hvn_{key.prefix}_…  {key.organization_id}  "
+                       f"{key.role.value}  {key.name!r}  {state}")
+    engine.dispose()
+
+
+@api_keys_app.command("revoke")
+def revoke_key(key_id: Annotated[str, typer.Argument(help="the id `list` shows")]) -> None:
+    """Revoke a key now (on the audit trail, with no actor: an operator at the console)."""
+    try:
+        wanted = uuid.UUID(key_id)
+    except ValueError:
+        typer.echo("error: give the key's id as `haven intake api-keys list` shows it", err=True)
+        raise typer.Exit(1) from None
+    engine = create_db_engine(IntakeSettings().effective_database_url(RuntimeSettings()))
+    try:
+        with Session(engine) as session:
+            key = api_keys.revoke_api_key(session=session, key_id=wanted, by=None,
+                                          now=datetime.now(UTC))
+            session.commit()
+            typer.echo(f"revoked hvn_{key.prefix}_… ({key.name!r})")
+    except NotFound as missing:
+        typer.echo(f"error: {missing}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()

@@ -23,6 +23,7 @@ from services.intake.limits import BodySizeLimit
 from services.intake.outbox import OutboxRelay
 from services.intake.pages.settings import PagesSettings
 from services.intake.projector import Projector
+from services.intake.throttle import SignInThrottle, ThrottleSettings
 from services.intake.vault import Vault, load_key, load_or_create_key
 from shared.identity import service_codec
 from shared.kafka import BrokerProbe, EventPublisher, create_producer
@@ -79,6 +80,8 @@ def create_app(
     app.state.token_secret = (intake.token_secret.get_secret_value() if intake.token_secret
                               else load_or_create_key(keys / "intake-token.key").hex())
     app.state.ports = ports
+    app.state.sign_in_throttle = SignInThrottle(ThrottleSettings(),
+                                                secret=app.state.token_secret)
     app.state.broker_probe = BrokerProbe(kafka)
     app.state.capacity_stale_after_hours = intake.capacity_stale_after_hours
     for router in ROUTERS:

@@ -53,6 +53,9 @@ class User(SQLModel, table=True):
     totp_secret: str | None = None
     totp_pending: str | None = Field(default=None, description="enrolled, not yet confirmed")
     active: bool = True
+    session_version: int = Field(default=0, description="raised to end every session at once")
+    failed_sign_ins: int = Field(default=0, description="in a row; a success resets it")
+    locked_until: datetime | None = Field(default=None, description="after failures in a row")
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -1,4 +1,8 @@
-"""Security tests run against the real intake app, on SQLite and on a real PostgreSQL."""
+"""Security tests (issue 13) run on SQLite and on a real PostgreSQL server, like intake's.
+
+One app and database per test module: signing in four members costs eight argon2
+operations, which is too slow to repeat for every case.
+"""
 
 from __future__ import annotations
 

@@ -10,12 +10,17 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
-from services.intake.accounts import check_role_fits, create_organization, create_user
+from services.intake import api_keys
+from services.intake.accounts import (
+    change_role,
+    create_organization,
+    create_user,
+    deactivate_user,
+)
 from services.intake.api.deps import Admin, NowDep, PortsDep, SessionDep
 from services.intake.audit import MAX_PAGE, Action, TrailQuery, trail
-from services.intake.auth import new_api_key
 from services.intake.directory.handlers import announce_organization
-from services.intake.models import ApiKey, Organization, OrganizationKind, Role
+from services.intake.models import Organization, OrganizationKind, Role
 from services.intake.schemas import AwareInstant
 
 
@@ -48,6 +53,11 @@ class UserOut(BaseModel):
     role: Role
 
 
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+
+
 class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     organization_id: uuid.UUID
@@ -58,6 +68,18 @@ class ApiKeyIn(BaseModel):
 class ApiKeyOut(BaseModel):
     id: uuid.UUID
     key: str = Field(description="shown once; store it in the partner system now")
+
+
+class ApiKeyListed(BaseModel):
+    """A key as the list shows it: never its secret."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    role: Role
+    prefix: str = Field(description="the hvn_<prefix>_ part that partners see in their key")
+    created_at: datetime
+    revoked_at: datetime | None
 
 
 class AuditEntryOut(BaseModel):
@@ -108,19 +130,44 @@ def onboard_user(body: UserIn, session: SessionDep, caller: Admin, now: NowDep) 
     return UserOut.model_validate(user, from_attributes=True)
 
 
+@router.put("/users/{user_id}/role")
+def set_role(user_id: uuid.UUID, body: RoleChange, session: SessionDep, caller: Admin,
+             now: NowDep) -> UserOut:
+    """Give a person another role; every session they have ends (they sign in again)."""
+    user = change_role(session=session, user_id=user_id, role=body.role, by=caller, now=now)
+    session.commit()
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.post("/users/{user_id}/deactivate", status_code=status.HTTP_204_NO_CONTENT)
+def deactivate(user_id: uuid.UUID, session: SessionDep, caller: Admin, now: NowDep) -> None:
+    """Switch an account off: no more sign-ins, and its tokens and cookies stop working now."""
+    deactivate_user(session=session, user_id=user_id, by=caller, now=now)
+    session.commit()
+
+
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED)
-def issue_api_key(body: ApiKeyIn, session: SessionDep, _: Admin) -> ApiKeyOut:
+def issue_api_key(body: ApiKeyIn, session: SessionDep, caller: Admin,
+                  now: NowDep) -> ApiKeyOut:
     """A credential for a partner system, acting for one organization in one role."""
-    organization = session.get(Organization, body.organization_id)
-    if organization is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "No organization with this id.")
-    check_role_fits(organization, body.role)
-    fresh = new_api_key()
-    key = ApiKey(organization_id=body.organization_id, name=body.name, role=body.role,
-                 prefix=fresh.prefix, secret_hash=fresh.secret_hash)
-    session.add(key)
+    key, fresh = api_keys.issue_api_key(session=session, **body.model_dump(), by=caller,
+                                        now=now)
     session.commit()
     return ApiKeyOut(id=key.id, key=fresh.plaintext)
+
+
+@router.get("/api-keys")
+def list_keys(session: SessionDep, _: Admin) -> list[ApiKeyListed]:
+    """Every partner key, newest first, with when it was revoked (never its secret)."""
+    return [ApiKeyListed.model_validate(key, from_attributes=True)
+            for key in api_keys.list_api_keys(session=session)]
+
+
+@router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_key(key_id: uuid.UUID, session: SessionDep, caller: Admin, now: NowDep) -> None:
+    """Revoke a key: the partner system is refused from its next request on."""
+    api_keys.revoke_api_key(session=session, key_id=key_id, by=caller, now=now)
+    session.commit()
 
 
 @router.get("/audit")

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from services.intake.auth import AuthError, Principal, api_key_matches, read_token, split_api_key
 from services.intake.handlers import Ports
 from services.intake.models import ApiKey, Role
+from services.intake.sessions import live_user
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -53,7 +54,9 @@ def _principal(
         if api_key:
             return _principal_from_api_key(session, api_key)
         if token:
-            return read_token(token, secret=request.app.state.token_secret)
+            principal = read_token(token, secret=request.app.state.token_secret)
+            live_user(session=session, principal=principal)  # still active, not signed out
+            return principal
     except AuthError as error:
         raise _unauthorized(str(error)) from error
     raise _unauthorized("Sign in first: send a bearer token or an X-API-Key header.")

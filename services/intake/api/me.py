@@ -1,13 +1,16 @@
-"""The signed-in person's own account: turning on the TOTP second factor."""
+"""The signed-in person's own account: the TOTP second factor and the password."""
 
 from __future__ import annotations
 
 import pyotp
-from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.api.deps import AnyMember, SessionDep
+from services.intake.accounts import change_password
+from services.intake.api.deps import AnyMember, NowDep, SessionDep
+from services.intake.auth import AuthError
 from services.intake.models import User
+from services.intake.throttle import SignInThrottle
 
 router = APIRouter(prefix="/api/v1/me", tags=["account"])
 
@@ -52,4 +55,34 @@ def confirm_totp(body: TotpConfirmation, session: SessionDep, caller: AnyMember)
                             "That code does not match. Check the time on your phone and retry.")
     user.totp_secret, user.totp_pending = user.totp_pending, None
     session.add(user)
+    session.commit()
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=12, max_length=200,
+                              description="at least 12 characters; a passphrase is best")
+
+
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+def new_password(request: Request, body: PasswordChange, session: SessionDep,
+                 caller: AnyMember, now: NowDep) -> None:
+    """Set a new password; every session of yours ends, this one too (sign in again).
+    Wrong current passwords count against the sign-in limits, so a stolen token is no
+    way around them."""
+    _person(session, caller)
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.wait(address)
+    if wait:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"Too many wrong passwords. Try again in {wait} seconds.",
+                            headers={"Retry-After": str(wait)})
+    try:
+        change_password(session=session, principal=caller, current=body.current_password,
+                        new=body.new_password, now=now)
+    except AuthError as refused:
+        throttle.failed(address)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(refused)) from refused
     session.commit()

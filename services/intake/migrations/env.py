@@ -12,6 +12,7 @@ import services.intake.directory.models  # noqa: F401  (registers the tables)
 import services.intake.inbox.models  # noqa: F401
 import services.intake.models  # noqa: F401
 import services.intake.offers.models  # noqa: F401
+import services.intake.sessions  # noqa: F401
 import services.intake.vault  # noqa: F401
 
 target_metadata = SQLModel.metadata

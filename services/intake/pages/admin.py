@@ -11,15 +11,21 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from services.intake.accounts import RoleDoesNotFit, create_organization, create_user
+from services.intake import api_keys
+from services.intake.accounts import (
+    RoleDoesNotFit,
+    create_organization,
+    create_user,
+    deactivate_user,
+)
 from services.intake.api.admin import OrganizationIn, UserIn
 from services.intake.directory.handlers import announce_organization
-from services.intake.handlers import Conflict
+from services.intake.handlers import Conflict, NotFound
 from services.intake.models import Organization, Role, User
 from services.intake.pages import dashboard
 from services.intake.pages.referral_form import errors_by_field, one
 from services.intake.pages.session import PageSession
-from services.intake.pages.web import form_of, redirect, render, role
+from services.intake.pages.web import form_of, parse_id, redirect, render, role
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Admin = Annotated[PageSession, Depends(role(Role.NETWORK_ADMIN))]
@@ -37,6 +43,7 @@ def overview(request: Request, viewer: Admin) -> Response:
             "capacity": dashboard.capacity_by_region(session, now=now, stale_after=stale_after),
             "gaps": dashboard.gaps(session, request.app.state.ports),
             "threshold": dashboard.SUPPRESS_BELOW,
+            "locked": dashboard.accounts_locked(session, now=now),
         }
     context["broker"] = request.app.state.pages_broker.get()
     return render(request, "admin/dashboard.html", context, viewer=viewer)
@@ -47,9 +54,12 @@ def _people(request: Request, viewer: PageSession, errors: dict[str, str],
     with Session(request.app.state.engine) as session:
         organizations = session.exec(select(Organization).order_by(Organization.name)).all()
         users = session.exec(select(User).order_by(User.username)).all()
+        keys = api_keys.list_api_keys(session=session)
+    names = {organization.id: organization.name for organization in organizations}
     return render(request, "admin/people.html",
                   {"organizations": organizations, "users": users, "errors": errors,
-                   "roles": list(Role)}, viewer=viewer, status_code=status_code)
+                   "roles": list(Role), "api_keys": keys, "org_names": names},
+                  viewer=viewer, status_code=status_code)
 
 
 @router.get("/people")
@@ -90,4 +100,42 @@ async def onboard(request: Request, viewer: Admin) -> Response:
     except RoleDoesNotFit as unfit:
         return _people(request, viewer, {"role": str(unfit).removeprefix("role: ")},
                        status_code=422)
+    return redirect("/admin/people")
+
+
+@router.post("/people/{user_id}/deactivate")
+async def deactivate(request: Request, viewer: Admin, user_id: str) -> Response:
+    """Switch an account off; its sessions end at once (the API's rule, audited)."""
+    await form_of(request, viewer)
+    target = parse_id(user_id, "user")
+
+    def store() -> None:
+        with Session(request.app.state.engine) as session:
+            deactivate_user(session=session, user_id=target, by=viewer.principal,
+                            now=datetime.now(UTC))
+            session.commit()
+
+    try:
+        await run_in_threadpool(store)
+    except (Conflict, NotFound) as refused:
+        return _people(request, viewer, {"form": str(refused)}, status_code=409)
+    return redirect("/admin/people")
+
+
+@router.post("/api-keys/{key_id}/revoke")
+async def revoke_api_key(request: Request, viewer: Admin, key_id: str) -> Response:
+    """Revoke a partner system's key (the API's rule, audited)."""
+    await form_of(request, viewer)
+    target = parse_id(key_id, "API key")
+
+    def store() -> None:
+        with Session(request.app.state.engine) as session:
+            api_keys.revoke_api_key(session=session, key_id=target, by=viewer.principal,
+                                    now=datetime.now(UTC))
+            session.commit()
+
+    try:
+        await run_in_threadpool(store)
+    except NotFound as refused:
+        return _people(request, viewer, {"form": str(refused)}, status_code=404)
     return redirect("/admin/people")

@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from services.intake.audit import Action
 from services.intake.directory.handlers import aware, is_stale
 from services.intake.directory.models import Capacity, Location, Service
 from services.intake.handlers import Ports
-from services.intake.models import Organization, Referral, TimelineEntry
+from services.intake.models import AuditEntry, Organization, Referral, TimelineEntry
 from services.intake.offers.models import Offer
 from services.intake.read_models import EXCLUDED_BY
 from services.intake.vault import VaultError
@@ -50,6 +51,14 @@ def suppressed(counts: Iterable[tuple[str, int]]) -> list[tuple[str, int | None]
     """Counts under the threshold become None ("fewer than 5"), largest first."""
     return [(label, count if count >= SUPPRESS_BELOW else None)
             for label, count in sorted(counts, key=lambda item: (-item[1], item[0]))]
+
+
+def accounts_locked(session: Session, *, now: datetime) -> int:
+    """Accounts locked after failed sign-ins in the last 24 hours: an alert for admins
+    (someone may be guessing passwords; the audit trail says which accounts)."""
+    return len(session.exec(select(AuditEntry.id).where(
+        AuditEntry.action == Action.SIGN_IN_LOCKED.value,
+        col(AuditEntry.at) >= now - timedelta(hours=24))).all())
 
 
 def by_stage(session: Session) -> list[tuple[str, int]]:

@@ -57,6 +57,7 @@ def encode(session: PageSession, *, secret: str, now: datetime | None = None) ->
     claims = {"sub": str(principal.subject), "org": str(principal.organization_id),
               "role": principal.role.value, "name": session.display_name,
               "csrf": session.csrf, "typ": _TYPE, "iat": issued,
+              "sid": principal.session_id, "ver": principal.session_version,
               "auth": int(session.signed_in.timestamp()),
               "exp": min(issued + IDLE_LIFETIME, session.signed_in + MAX_LIFETIME)}
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
@@ -68,12 +69,14 @@ def decode(value: str | None, *, secret: str) -> PageSession:
         raise SessionExpired("sign_in")
     try:
         claims = jwt.decode(value, secret, algorithms=[_ALGORITHM],
-                            options={"require": ["exp", "sub", "org", "role", "csrf", "auth"]})
+                            options={"require": ["exp", "sub", "org", "role", "csrf", "auth",
+                                                 "sid", "ver"]})
         if claims.get("typ") != _TYPE:
             raise SessionExpired("sign_in")
         principal = Principal(subject=uuid.UUID(claims["sub"]),
                               organization_id=uuid.UUID(claims["org"]),
-                              role=Role(claims["role"]))
+                              role=Role(claims["role"]), session_id=str(claims["sid"]),
+                              session_version=int(claims["ver"]))
         return PageSession(principal, str(claims.get("name", "")), str(claims["csrf"]),
                            datetime.fromtimestamp(int(claims["auth"]), UTC))
     except jwt.ExpiredSignatureError as error:

@@ -21,10 +21,11 @@ from sqlmodel import Session
 
 from services.intake.hygiene import STRICT_CSP
 from services.intake.inbox import handlers as inbox
-from services.intake.models import Role, User
+from services.intake.models import Role
 from services.intake.pages import session as cookie
 from services.intake.pages.session import PageSession, SessionExpired
 from services.intake.pages.settings import PagesSettings
+from services.intake.sessions import SessionEnded, live_user
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 SAFE_HEADERS = {
@@ -58,17 +59,18 @@ def settings(request: Request) -> PagesSettings:
 
 
 def _viewer(request: Request) -> PageSession:
-    """The signed-in person, while the account is still active with the same role."""
+    """The signed-in person, while the account is still active with the same role and the
+    session was not ended on the server (sign-out, quick exit, password or role change)."""
     try:
         viewer = cookie.decode(request.cookies.get(cookie.COOKIE),
                                secret=request.app.state.token_secret)
     except SessionExpired as error:
         raise PageError(401, key=str(error)) from error
     with Session(request.app.state.engine) as session:
-        user = session.get(User, viewer.principal.subject)
-        if (user is None or not user.active or user.role is not viewer.principal.role
-                or user.organization_id != viewer.principal.organization_id):
-            raise PageError(401, key="account_changed")
+        try:
+            live_user(session=session, principal=viewer.principal)
+        except SessionEnded as ended:
+            raise PageError(401, key=ended.key) from ended
     return viewer
 
 

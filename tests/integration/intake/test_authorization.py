@@ -94,11 +94,34 @@ def _provider_records(intake: Intake, referral: str) -> dict[str, str]:
             "offer_id": str(offer_id), "message_id": message_id}
 
 
+def _throwaway_user(intake: Intake) -> str:
+    """A person the admin routes may change or switch off without harming other cases."""
+    made = intake.client.post("/api/v1/admin/users", headers=intake.members["admin"].headers,
+                              json={"organization_id": str(intake.members["outreach"]
+                                                           .organization_id),
+                                    "username": f"matrix-{uuid.uuid4().hex[:6]}",
+                                    "display_name": "Matrix", "role": "outreach_worker",
+                                    "password": "a long enough password"})
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+def _throwaway_key(intake: Intake) -> str:
+    """An API key the admin routes may revoke."""
+    issued = intake.client.post("/api/v1/admin/api-keys", headers=intake.members["admin"].headers,
+                                json={"organization_id": str(intake.members["outreach"]
+                                                             .organization_id),
+                                      "name": "matrix", "role": "outreach_worker"})
+    assert issued.status_code == 201, issued.text
+    return str(issued.json()["id"])
+
+
 def test_matrix(intake: Intake, tmp_path_factory: pytest.TempPathFactory) -> None:
     created = intake.client.post("/api/v1/referrals", json=referral_body(),
                                  headers=intake.members["outreach"].headers)
     referral = created.json()["id"]
-    ids = {"referral_id": referral, **_provider_records(intake, referral)}
+    ids = {"referral_id": referral, **_provider_records(intake, referral),
+           "user_id": _throwaway_user(intake), "key_id": _throwaway_key(intake)}
     failures = []
     for (method, path), roles in sorted(_rules(tmp_path_factory).items()):
         for name, member in intake.members.items():

@@ -6,8 +6,15 @@
 
   // Quick exit: the button or Escape twice within a second. location.replace swaps
   // this page's history entry for the neutral site, so Back does not return here.
+  // A beacon (sent even as the page goes) ends the session on the server too.
   function quickExit(event) {
     if (event) { event.preventDefault(); }
+    var csrf = document.querySelector('form.sign-out input[name="csrf"]');
+    if (csrf && navigator.sendBeacon) {
+      var form = new FormData();
+      form.append("csrf", csrf.value);
+      navigator.sendBeacon("/quick-exit", form);
+    }
     document.title = "";
     body.innerHTML = "";
     window.location.replace(exitUrl);
