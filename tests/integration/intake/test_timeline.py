@@ -13,7 +13,7 @@ from shared.envelope import CloudEvent
 from shared.events import OfferMade
 from shared.records import Envelope, RecordCodec
 from tests.support.intake import Intake, referral_body
-from tests.support.pages import engine
+from tests.support.pages import browser, engine
 
 
 def test_an_offer_is_stamped_when_it_was_made_not_when_it_expires(intake: Intake) -> None:
@@ -34,3 +34,6 @@ def test_an_offer_is_stamped_when_it_was_made_not_when_it_expires(intake: Intake
     offered = [item for item in detail["timeline"] if item["kind"] == "offered"]
     assert len(offered) == 1
     assert datetime.fromisoformat(offered[0]["at"]).replace(tzinfo=UTC) == made_at
+    page = browser(intake, "outreach")[0].get(f"/outreach/referrals/{referral}").text
+    made = f'<time datetime="{made_at.isoformat()}">{made_at:%d %b %H:%M}</time>'
+    assert made in page.split("What happened", 1)[1], "the page shows when it was made"
