@@ -48,6 +48,23 @@ class OfferFacts:
 
 
 @dataclass(frozen=True)
+class OutreachTold:
+    """The last status an outreach team was told of, and the event (cause) that told it."""
+
+    status: str
+    cause_id: str
+
+
+def tells_outreach(status: str, cause_id: str, told: OutreachTold | None) -> bool:
+    """Only a change of status is news for the outreach team: a referral that stays offered
+    while offers come and go is not told "offered" again. A stall is an alert (one per
+    stay), always told. The same cause again is a redelivery, planned again so a crash
+    between recording and sending loses nothing (the delivery log sends it once)."""
+    return (status == "stalled" or told is None or told.status != status
+            or told.cause_id == cause_id)
+
+
+@dataclass(frozen=True)
 class Gate:
     """The verdict right before sending: send now, hold until a time, or cancel."""
 
@@ -107,14 +124,16 @@ def plan_capacity_reminder(*, cause_id: str, organization_id: str, confirmed_at:
 
 def plan_status(*, cause_id: str, referral_id: str, status: str, reason: str,
                 facts: ReferralFacts | None, consent: SurvivorConsent,
-                directory: Mapping[str, Endpoints], now: datetime
+                directory: Mapping[str, Endpoints], now: datetime, told: OutreachTold | None = None
                 ) -> list[PlannedNotification]:
-    """The outreach worker hears every step that matters; the survivor only good news."""
+    """The outreach worker hears every change of status that matters (`told`: what they
+    were told last); the survivor only good news."""
     planned: list[PlannedNotification] = []
     template = ("outreach_declined" if reason.startswith("declined_")
                 else OUTREACH_TEMPLATES.get(status) if reason != "ranked" else None)
     outreach = directory.get(facts.outreach_organization_id) if facts else None
-    if template is not None and outreach is not None:
+    if (template is not None and outreach is not None
+            and tells_outreach(status, cause_id, told)):
         planned += _to_organization(cause_id, referral_id, "outreach", outreach, template,
                                     {"organization": outreach.name, "reason": reason}, now)
     if status in SURVIVOR_STATUSES:

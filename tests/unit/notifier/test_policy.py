@@ -20,6 +20,7 @@ from services.notifier.model import (
 )
 from services.notifier.policy import (
     OfferFacts,
+    OutreachTold,
     gate,
     plan_capacity_reminder,
     plan_offer,
@@ -221,3 +222,21 @@ def test_links_in_staff_messages_lead_to_pages_intake_serves() -> None:
     for link in links:
         path = link.removeprefix("https://h.example").split("#", 1)[0]
         assert path in served, (path, sorted(served))
+
+
+def test_outreach_is_told_only_of_a_change_of_status() -> None:
+    def outreach(status: str, reason: str, cause: str, told: OutreachTold | None) -> set[str]:
+        return {p.template for p in plan_status(
+            cause_id=cause, referral_id=REFERRAL, status=status, reason=reason, facts=FACTS,
+            consent=SurvivorConsent(), directory=DIRECTORY, now=NOW, told=told)
+            if p.audience == "outreach"}
+
+    offered = OutreachTold("offered", "first-offer")
+    assert outreach("offered", "offer_made", "first-offer", None) == {"outreach_offered"}
+    for reason in ("at_capacity", "offered_elsewhere", "offer_made"):
+        assert outreach("offered", reason, f"then-{reason}", offered) == set()
+    assert outreach("offered", "offer_made", "first-offer", offered) == {"outreach_offered"}, (
+        "the same cause again (a redelivery) is planned again; the log sends it once")
+    assert outreach("placed", "provider_accepted", "placed", offered) == {"outreach_accepted"}
+    assert outreach("matching", "declined_at_capacity", "no", offered) == {"outreach_declined"}
+    assert outreach("stalled", "offered", "stall", offered) == {"outreach_stalled"}
