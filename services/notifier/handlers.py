@@ -171,7 +171,7 @@ class Handlers:
         plans = plan_status(cause_id=cause_id, referral_id=referral, status=status,
                             reason=reason, facts=_facts(facts),
                             consent=consent, directory=self.deliverer.directory,
-                            now=self.deliverer.clock(),
+                            now=self.deliverer.clock(), link_base=self.link_base,
                             told=OutreachTold(row.status, row.cause_id) if row else None)
         if status != "stalled" and any(plan.audience == "outreach" for plan in plans):
             log.remember_told(self.engine, log.OutreachToldRow(

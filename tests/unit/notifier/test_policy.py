@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from datetime import UTC, datetime, time, timedelta
 
@@ -240,3 +241,23 @@ def test_outreach_is_told_only_of_a_change_of_status() -> None:
     assert outreach("placed", "provider_accepted", "placed", offered) == {"outreach_accepted"}
     assert outreach("matching", "declined_at_capacity", "no", offered) == {"outreach_declined"}
     assert outreach("stalled", "offered", "stall", offered) == {"outreach_stalled"}
+
+
+def test_outreach_messages_name_the_referral_by_reference_and_link_to_its_page() -> None:
+    from services.intake.pages import outreach  # the page route, not a guess at one
+    from shared.references import referral_reference
+
+    served = [re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", route.path) + "$")
+              for route in outreach.router.routes]  # type: ignore[attr-defined]
+    planned = plan_status(cause_id="c", referral_id=REFERRAL, status="placed",
+                          reason="provider_accepted", facts=FACTS, consent=consent(),
+                          directory=DIRECTORY, now=NOW, link_base="https://h.example/")
+    staff = [p for p in planned if p.audience == "outreach"]
+    assert staff and all(set(p.fields) <= STAFF_FIELDS for p in staff)
+    for message in staff:
+        assert message.fields["reference"] == referral_reference(REFERRAL) == "R-0000-0000"
+        assert message.fields["link"] == f"https://h.example/outreach/referrals/{REFERRAL}"
+        path = message.fields["link"].removeprefix("https://h.example")
+        assert any(pattern.match(path) for pattern in served), path
+    [survivor] = [p for p in planned if p.audience == "survivor"]
+    assert not {"reference", "link"} & set(survivor.fields), "survivor messages name nothing"
