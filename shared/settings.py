@@ -57,6 +57,13 @@ class IntakeSettings(BaseSettings):
     data_key_file: Path | None = None
     # Capacity not confirmed for this long is shown as stale and staff get a reminder.
     capacity_stale_after_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    # Nothing stuck silently (services/intake/watch): a referral with no status from
+    # matching this long is sent again (same event id); still silent `watch_alert_after_s`
+    # later, admins are alerted and the outreach worker's page shows it. A placement
+    # whose survivor message went unreported for both together is alerted too.
+    watch_silent_after_s: float = Field(default=60.0, gt=0, le=7 * 24 * 3600)
+    watch_alert_after_s: float = Field(default=120.0, gt=0, le=7 * 24 * 3600)
+    watch_interval_s: float = Field(default=5.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _refuse_generated_secrets_in_production(self) -> IntakeSettings:

@@ -22,6 +22,8 @@ from services.intake.outbox import OutboxRelay
 from services.intake.pages.settings import PagesSettings
 from services.intake.projector import Projector
 from services.intake.vault import Vault, load_or_create_key
+from services.intake.watch.rules import WatchPolicy
+from services.intake.watch.watchdog import Watchdog
 from shared.identity import service_codec
 from shared.kafka import BrokerProbe, EventPublisher, create_producer
 from shared.recipients import INTAKE
@@ -52,6 +54,8 @@ def create_app(
         stop = threading.Event()
         threads = _background_workers(engine, connect, kafka, app.state.ports, stop,
                                       timedelta(hours=intake.capacity_stale_after_hours))
+        threads.append(threading.Thread(target=watchdog(engine, intake).run, args=(stop,),
+                                        name="watchdog", daemon=True))
         if background:
             grants.start()
             for thread in threads:
@@ -104,6 +108,13 @@ def _background_workers(
         threading.Thread(target=_retention, args=(engine, ports, stop, stale_after),
                          name="retention", daemon=True),
     ]
+
+
+def watchdog(engine: Engine, intake: IntakeSettings) -> Watchdog:
+    """The watch that nothing stays stuck silently, with the configured periods."""
+    policy = WatchPolicy(silent_after=timedelta(seconds=intake.watch_silent_after_s),
+                         alert_after=timedelta(seconds=intake.watch_alert_after_s))
+    return Watchdog(engine, policy, interval_s=intake.watch_interval_s)
 
 
 def _retention(engine: Engine, ports: Ports, stop: threading.Event,

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from services.intake.inbox import projection as inbox
 from services.intake.models import Referral, TimelineEntry
 from services.intake.offers import handlers as offers
+from services.intake.watch import store as watch
 from shared.events import (
     InboxMessagePosted,
     NotificationDelivered,
@@ -64,6 +65,8 @@ def apply(session: Session, envelope: Envelope) -> bool:
         session.add(TimelineEntry(  # why nothing fit: the gap analytics count these
             event_id=f"{envelope.attributes.id}/excluded", referral_id=referral_id, at=at,
             kind=EXCLUDED_BY, detail=envelope.event.excluded_by))
+    if isinstance(envelope.event, NotificationDelivered):
+        watch.outcome_reported(session, envelope.event)
     if isinstance(envelope.event, OfferMade):
         offers.offer_made(session, envelope.event)
     elif isinstance(envelope.event, OfferClosed):
