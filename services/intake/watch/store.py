@@ -9,9 +9,10 @@ act: the second insert fails and its transaction, resend included, rolls back.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlmodel import Session, col, select, update
 
@@ -27,7 +28,8 @@ ALERT_KINDS: dict[Stuck, str] = {"matching": "alert:stuck:matching",
                                  "survivor_message": "alert:stuck:survivor_message"}
 SURVIVOR_CHANNELS = ("sms", "email")  # the notifier writes on these; a call is a person's job
 PLACED = "status:placed"
-BATCH = 500
+BATCH = 300  # referrals per query: SQLite allows a few hundred values in an IN list
+T = TypeVar("T")
 
 
 def outcome_reported(session: Session, event: NotificationDelivered) -> None:
@@ -48,29 +50,36 @@ def submissions(session: Session, *, referral_ids: Sequence[uuid.UUID] | None = 
                 ) -> list[Submission]:
     """Referrals matching has not answered (still `submitted`), oldest first; or the
     given referrals, answered or not."""
-    query = select(Referral).where(col(Referral.erased_at).is_(None))
-    if referral_ids is None:
-        query = query.where(Referral.status == "submitted")
-    else:
-        query = query.where(col(Referral.id).in_(referral_ids))
-    rows = session.exec(query.order_by(col(Referral.created_at)).limit(BATCH)).all()
-    marks = _marks(session, [r.id for r in rows], (RESENT, ALERT_KINDS["matching"]))
-    return [Submission(referral_id=r.id, submitted_at=_aware(r.created_at),
-                       answered=r.status != "submitted",
-                       resent_at=marks.get((r.id, RESENT)),
-                       alerted=(r.id, ALERT_KINDS["matching"]) in marks) for r in rows]
+    query = select(Referral.id, Referral.created_at, Referral.status).where(
+        col(Referral.erased_at).is_(None))
+    query = (query.where(Referral.status == "submitted") if referral_ids is None
+             else query.where(col(Referral.id).in_(referral_ids)))
+    rows = session.exec(query.order_by(col(Referral.created_at))).all()
+    found: list[Submission] = []
+    for chunk in _chunks(rows):
+        marks = _marks(session, [r[0] for r in chunk], (RESENT, ALERT_KINDS["matching"]))
+        found += [Submission(referral_id=referral, submitted_at=_aware(created),
+                             answered=status != "submitted",
+                             resent_at=marks.get((referral, RESENT)),
+                             alerted=(referral, ALERT_KINDS["matching"]) in marks)
+                  for referral, created, status in chunk]
+    return found
 
 
 def placements(session: Session, *, now: datetime, look_back: timedelta,
                referral_ids: Sequence[uuid.UUID] | None = None) -> list[Placement]:
     """Referrals placed within `look_back` (or the given ones): is the survivor's message
     due, and did the notifier report it."""
-    query = select(Referral).where(col(Referral.erased_at).is_(None),
-                                   Referral.status == "placed")
+    query = select(Referral.id).where(col(Referral.erased_at).is_(None),
+                                      Referral.status == "placed")
     query = (query.where(col(Referral.id).in_(referral_ids)) if referral_ids is not None
              else query.where(col(Referral.updated_at) >= now - look_back))
-    rows = session.exec(query.limit(BATCH)).all()
-    ids = [r.id for r in rows]
+    ids = list(session.exec(query).all())
+    return [p for chunk in _chunks(ids) for p in _placements_of(session, chunk, now)]
+
+
+def _placements_of(session: Session, ids: Sequence[uuid.UUID], now: datetime
+                   ) -> list[Placement]:
     placed: dict[uuid.UUID, list[TimelineEntry]] = {}
     for entry in session.exec(select(TimelineEntry).where(
             col(TimelineEntry.referral_id).in_(ids), TimelineEntry.kind == PLACED)):
@@ -175,6 +184,12 @@ def _marks(session: Session, ids: Sequence[uuid.UUID], kinds: Sequence[str]
         return {}
     entries = session.exec(select(TimelineEntry).where(col(TimelineEntry.event_id).in_(wanted)))
     return {(e.referral_id, e.kind): _aware(e.at) for e in entries}
+
+
+def _chunks(rows: Sequence[T]) -> Iterator[Sequence[T]]:
+    """Slices small enough for an IN list on every database (SQLite counts variables)."""
+    for first in range(0, len(rows), BATCH):
+        yield rows[first:first + BATCH]
 
 
 def _mark_id(referral: uuid.UUID, kind: str) -> str:
