@@ -79,6 +79,13 @@ class IntakeSettings(SafeSettings):
     # The API schema at /openapi.json (and, outside production, the /docs and /redoc pages
     # that load their scripts from a CDN). Unset: on in development, off in production.
     api_docs: bool | None = None
+    # Nothing stuck silently (services/intake/watch): a referral with no status from
+    # matching this long is sent again (same event id); still silent `watch_alert_after_s`
+    # later, admins are alerted and the outreach worker's page shows it. A placement
+    # whose survivor message went unreported for both together is alerted too.
+    watch_silent_after_s: float = Field(default=60.0, gt=0, le=7 * 24 * 3600)
+    watch_alert_after_s: float = Field(default=120.0, gt=0, le=7 * 24 * 3600)
+    watch_interval_s: float = Field(default=5.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _refuse_generated_secrets_in_production(self) -> IntakeSettings:

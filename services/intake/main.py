@@ -25,6 +25,8 @@ from services.intake.pages.settings import PagesSettings
 from services.intake.projector import Projector
 from services.intake.throttle import SignInThrottle, ThrottleSettings
 from services.intake.vault import Vault, load_key, load_or_create_key
+from services.intake.watch.rules import WatchPolicy
+from services.intake.watch.watchdog import Watchdog
 from shared.identity import service_codec
 from shared.kafka import BrokerProbe, EventPublisher, create_producer
 from shared.recipients import INTAKE
@@ -55,6 +57,9 @@ def create_app(
         stop = threading.Event()
         threads = _background_workers(engine, connect, kafka, app.state.ports, stop,
                                       timedelta(hours=intake.capacity_stale_after_hours))
+        watch = watchdog(engine, intake, app.state.ports.vault)
+        threads.append(threading.Thread(target=watch.run, args=(stop,), name="watchdog",
+                                        daemon=True))
         if background:
             grants.start()
             for thread in threads:
@@ -127,6 +132,13 @@ def _background_workers(
         threading.Thread(target=_retention, args=(engine, ports, stop, stale_after),
                          name="retention", daemon=True),
     ]
+
+
+def watchdog(engine: Engine, intake: IntakeSettings, vault: Vault) -> Watchdog:
+    """The watch that nothing stays stuck silently, with the configured periods."""
+    policy = WatchPolicy(silent_after=timedelta(seconds=intake.watch_silent_after_s),
+                         alert_after=timedelta(seconds=intake.watch_alert_after_s))
+    return Watchdog(engine, policy, vault=vault, interval_s=intake.watch_interval_s)
 
 
 def _retention(engine: Engine, ports: Ports, stop: threading.Event,

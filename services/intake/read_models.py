@@ -10,8 +10,8 @@ from sqlmodel import Session, select
 from services.intake.inbox import projection as inbox
 from services.intake.models import Referral, TimelineEntry
 from services.intake.offers import handlers as offers
+from services.intake.watch import store as watch
 from shared.events import (
-    Event,
     InboxMessagePosted,
     NotificationDelivered,
     OfferClosed,
@@ -24,12 +24,18 @@ from shared.records import Envelope
 EXCLUDED_BY = "gap:excluded_by"
 
 
-def describe(event: Event) -> tuple[str, str, datetime] | None:
-    """(kind, detail, when) for the timeline, or None for events the timeline ignores."""
+def describe(envelope: Envelope) -> tuple[str, str, datetime] | None:
+    """(kind, detail, when) for the timeline, or None for events the timeline ignores.
+
+    An offer is stamped with the moment matching made it (the event's CloudEvents time),
+    not its expiry: the timeline tells what happened when.
+    """
+    event = envelope.event
     if isinstance(event, ReferralStatusChanged):
         return f"status:{event.status.value}", event.reason, event.changed_at
     if isinstance(event, OfferMade):
-        return "offered", f"offer {event.offer_id} ranked {event.rank}", event.expires_at
+        return "offered", f"offer {event.offer_id} ranked {event.rank}", \
+            envelope.attributes.time
     if isinstance(event, OfferClosed):
         return f"offer:{event.outcome}", event.reason or str(event.offer_id), event.closed_at
     if isinstance(event, ReferralStalled):
@@ -45,7 +51,7 @@ def apply(session: Session, envelope: Envelope) -> bool:
     not ours."""
     if isinstance(envelope.event, InboxMessagePosted):
         return inbox.posted(session, envelope.event)  # idempotent on the notification id
-    described = describe(envelope.event)
+    described = describe(envelope)
     referral_id = getattr(envelope.event, "referral_id", None)
     if described is None or referral_id is None:
         return False
@@ -59,6 +65,8 @@ def apply(session: Session, envelope: Envelope) -> bool:
         session.add(TimelineEntry(  # why nothing fit: the gap analytics count these
             event_id=f"{envelope.attributes.id}/excluded", referral_id=referral_id, at=at,
             kind=EXCLUDED_BY, detail=envelope.event.excluded_by))
+    if isinstance(envelope.event, NotificationDelivered):
+        watch.outcome_reported(session, envelope.event)
     if isinstance(envelope.event, OfferMade):
         offers.offer_made(session, envelope.event)
     elif isinstance(envelope.event, OfferClosed):

@@ -5,8 +5,11 @@ Pure. The matching worker that owns the service's partition of
 it every request in order, so "is there still a place?" has exactly one answer.
 
 Invariants (tested with hypothesis in tests/unit/matching/test_ledger.py):
-- holds + placements never exceed the places staff reported, and holds never exceed
-  the service's limit on open offers;
+- holds + placements never exceed the figure in force (`available`), and holds never
+  exceed the service's limit on open offers;
+- a figure staff lowered below what is held takes effect as holds and placements end:
+  offers already made stay valid, no new hold is granted meanwhile, and the figure in
+  force never stays above staff's once what is held fits in it;
 - a waiting list is non-empty only while no place is open;
 - places go to the waiting list by urgency, then waiting time, never skipping;
 - the same request twice gets the same answer (redelivery changes nothing).
@@ -48,7 +51,8 @@ class Decision:
 
 @dataclass
 class Ledger:
-    available: int = 0
+    available: int = 0  # the figure in force: staff's, or what is held while it is lowered
+    reported: int | None = None  # staff's newest figure (None: ledgers stored before it)
     version: int = -1
     confirmed_at: datetime | None = None
     holds: dict[UUID, UUID] = field(default_factory=dict)          # offer -> referral
@@ -92,6 +96,7 @@ class Ledger:
         self.closed.add(offer_id)
         if at is not None:
             self.ended_at.setdefault(offer_id, at)
+        self._apply_reported()
         return self._promote()
 
     def place(self, offer_id: UUID, at: datetime) -> list[Decision]:
@@ -115,10 +120,17 @@ class Ledger:
         """Staff's newer figure; placements made before it are already in their count."""
         if version <= self.version:
             return []
-        self.available, self.version, self.confirmed_at = available, version, confirmed_at
+        self.reported, self.version, self.confirmed_at = available, version, confirmed_at
         self.placements = {offer: at for offer, at in self.placements.items()
                            if at > confirmed_at}
+        self._apply_reported()
         return self._promote()
+
+    def _apply_reported(self) -> None:
+        """Staff's figure, held back only as far as places already held or taken need: an
+        offer made cannot be taken back from a provider, so a lowering below it waits."""
+        if self.reported is not None:
+            self.available = max(self.reported, len(self.holds) + len(self.placements))
 
     def _hold(self, waiting: Waiting) -> Decision:
         self.holds[waiting.offer_id] = waiting.referral_id

@@ -146,8 +146,7 @@ class Deliverer:
             await self.channels[plan.channel].send(Outgoing(
                 notification_id=plan.notification_id, channel=plan.channel, address=target,
                 subject=rendered.subject, text=rendered.text,
-                data={"referral_id": _referral(plan), "event": plan.template,
-                      "audience": plan.audience}))
+                data=_data(plan)))
         except Permanent as error:
             await self._fail(plan, error.reason)
             return
@@ -216,6 +215,15 @@ class Deliverer:
             channel=plan.channel, outcome=OUTCOME[state],
             at=self.clock())])
         log.mark_announced(self.engine, plan.notification_id)
+
+
+def _data(plan: PlannedNotification) -> dict[str, str]:
+    """What a machine receiver (webhook, inbox) gets besides the words: ids and codes, and
+    for staff the referral's short reference (survivor messages carry none)."""
+    data = {"referral_id": _referral(plan), "event": plan.template, "audience": plan.audience}
+    if plan.audience != "survivor" and "reference" in plan.fields:
+        data["reference"] = plan.fields["reference"]
+    return data
 
 
 def _referral(plan: PlannedNotification) -> str:

@@ -71,6 +71,17 @@ class ContactRow(NotifierTable, table=True):
     changed_at: datetime
 
 
+class OutreachToldRow(NotifierTable, table=True):
+    """The last status a referral's outreach team was told of, and the event that told it:
+    a change that keeps the status is no news (policy.tells_outreach)."""
+
+    __tablename__ = "notifier_outreach_told"
+
+    referral_id: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=32)
+    cause_id: str = Field(max_length=128)
+
+
 def open_log(url: str) -> Engine:
     """Engine for the log; SQLite waits for a lock rather than failing, and syncs each commit."""
     engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
@@ -258,10 +269,23 @@ def save_terms(engine: Engine, row: ContactRow, moves: Sequence[Move]) -> list[s
         return cancelled
 
 
+def outreach_told(engine: Engine, referral_id: str) -> OutreachToldRow | None:
+    with Session(engine) as session:
+        return session.get(OutreachToldRow, referral_id)
+
+
+def remember_told(engine: Engine, row: OutreachToldRow) -> None:
+    """Recorded before the messages go: a crash in between replays the same cause, which
+    is planned again and settled by the delivery rows (sent once)."""
+    with Session(engine) as session:
+        session.merge(row)
+        session.commit()
+
+
 def forget_referral(engine: Engine, referral_id: str) -> None:
     """Erasure: drop the referral's facts and sealed terms (the delivery rows hold only ids)."""
     with Session(engine) as session:
-        for model in (ReferralRow, ContactRow):
+        for model in (ReferralRow, ContactRow, OutreachToldRow):
             found = session.get(model, referral_id)
             if found is not None:
                 session.delete(found)

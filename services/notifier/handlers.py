@@ -20,6 +20,7 @@ from services.notifier.delivery import Deliverer
 from services.notifier.model import ContactHours, ReferralFacts, SurvivorConsent, SurvivorTerms
 from services.notifier.policy import (
     OfferFacts,
+    OutreachTold,
     expiring_reminders,
     follow_terms,
     plan_capacity_reminder,
@@ -166,10 +167,15 @@ class Handlers:
         status, reason = ((event.status.value, event.reason)
                           if isinstance(event, ReferralStatusChanged)
                           else ("stalled", event.status.value))
+        row = log.outreach_told(self.engine, referral)
         plans = plan_status(cause_id=cause_id, referral_id=referral, status=status,
                             reason=reason, facts=_facts(facts),
                             consent=consent, directory=self.deliverer.directory,
-                            now=self.deliverer.clock())
+                            now=self.deliverer.clock(), link_base=self.link_base,
+                            told=OutreachTold(row.status, row.cause_id) if row else None)
+        if status != "stalled" and any(plan.audience == "outreach" for plan in plans):
+            log.remember_told(self.engine, log.OutreachToldRow(
+                referral_id=referral, status=status, cause_id=cause_id))
         await self._deliver_all(plans)
 
     async def retry_due(self, event: NotificationRetryScheduled) -> None:

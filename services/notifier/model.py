@@ -7,25 +7,17 @@ by the adapter that sends, at the moment it sends.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from typing import Literal
 
+# The ids are shared with intake, which watches that a survivor's message was reported.
+from shared.notification_ids import notification_id as notification_id
+from shared.notification_ids import survivor_recipient as survivor_recipient
+
 Channel = Literal["webhook", "email", "sms", "inbox"]
 SurvivorChannel = Literal["sms", "email", "phone_call"]
 LANGUAGES = ("en", "nl", "es")
-
-
-def notification_id(cause_id: str, recipient: str, channel: str) -> str:
-    """Derived from the cause, so a replayed cause plans the same notification (dedupe key)."""
-    name = f"haven-notification-v1|{cause_id}|{recipient}|{channel}"
-    return "ntf-" + hashlib.sha256(name.encode()).hexdigest()[:32]
-
-
-def survivor_recipient(referral_id: str) -> str:
-    """The survivor is addressed by their referral: the id says nothing about the person."""
-    return f"survivor:{referral_id}"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from services.notifier.model import (
     survivor_recipient,
 )
 from shared.events import PlannedNotification
+from shared.references import referral_reference
 
 # (status, reason) of ReferralStatusChanged -> what the outreach worker is told.
 OUTREACH_TEMPLATES = {"offered": "outreach_offered", "placed": "outreach_accepted",
@@ -45,6 +46,23 @@ class OfferFacts:
     referral_id: str
     organization_id: str
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class OutreachTold:
+    """The last status an outreach team was told of, and the event (cause) that told it."""
+
+    status: str
+    cause_id: str
+
+
+def tells_outreach(status: str, cause_id: str, told: OutreachTold | None) -> bool:
+    """Only a change of status is news for the outreach team: a referral that stays offered
+    while offers come and go is not told "offered" again. A stall is an alert (one per
+    stay), always told. The same cause again is a redelivery, planned again so a crash
+    between recording and sending loses nothing (the delivery log sends it once)."""
+    return (status == "stalled" or told is None or told.status != status
+            or told.cause_id == cause_id)
 
 
 @dataclass(frozen=True)
@@ -107,16 +125,22 @@ def plan_capacity_reminder(*, cause_id: str, organization_id: str, confirmed_at:
 
 def plan_status(*, cause_id: str, referral_id: str, status: str, reason: str,
                 facts: ReferralFacts | None, consent: SurvivorConsent,
-                directory: Mapping[str, Endpoints], now: datetime
-                ) -> list[PlannedNotification]:
-    """The outreach worker hears every step that matters; the survivor only good news."""
+                directory: Mapping[str, Endpoints], now: datetime, link_base: str = "",
+                told: OutreachTold | None = None) -> list[PlannedNotification]:
+    """The outreach worker hears every change of status that matters (`told`: what they
+    were told last), with the referral's short reference and a link to its page; the
+    survivor only good news, naming nothing."""
     planned: list[PlannedNotification] = []
     template = ("outreach_declined" if reason.startswith("declined_")
                 else OUTREACH_TEMPLATES.get(status) if reason != "ranked" else None)
     outreach = directory.get(facts.outreach_organization_id) if facts else None
-    if template is not None and outreach is not None:
+    if (template is not None and outreach is not None
+            and tells_outreach(status, cause_id, told)):
+        fields = {"organization": outreach.name, "reason": reason,
+                  "reference": referral_reference(referral_id),
+                  "link": f"{link_base.rstrip('/')}/outreach/referrals/{referral_id}"}
         planned += _to_organization(cause_id, referral_id, "outreach", outreach, template,
-                                    {"organization": outreach.name, "reason": reason}, now)
+                                    fields, now)
     if status in SURVIVOR_STATUSES:
         survivor = plan_survivor(cause_id=cause_id, referral_id=referral_id, consent=consent,
                                  referrer=outreach, now=now)

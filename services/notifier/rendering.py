@@ -19,7 +19,7 @@ from shared.events import PlannedNotification
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SURVIVOR_FIELDS = frozenset({"sender", "organization"})
 STAFF_FIELDS = frozenset({"organization", "expires_at", "link", "urgency", "needs", "reason",
-                          "confirmed_at"})
+                          "confirmed_at", "reference"})
 # Never a template variable, whatever the audience: identity and contact details.
 PERSONAL_FIELDS = frozenset({"name", "display_name", "phone", "email", "address", "notes",
                              "contact", "story", "date_of_birth", "location"})

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from services.intake.offers import handlers as offers
 from services.intake.pages import session as page_session
+from services.intake.vault import Vault
 from shared.events import OfferMade
 from tests.support.intake import PASSWORD, Intake
 
@@ -39,6 +40,12 @@ def browser(intake: Intake, member: str) -> tuple[TestClient, str]:
 
 def engine(intake: Intake) -> Engine:
     found: Engine = intake.client.app.state.engine  # type: ignore[attr-defined]
+    return found
+
+
+def vault(intake: Intake) -> Vault:
+    """The app's own vault (what its background threads open sealed rows with)."""
+    found: Vault = intake.client.app.state.ports.vault  # type: ignore[attr-defined]
     return found
 
 

@@ -14,6 +14,7 @@ import services.intake.models  # noqa: F401
 import services.intake.offers.models  # noqa: F401
 import services.intake.sessions  # noqa: F401
 import services.intake.vault  # noqa: F401
+import services.intake.watch.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 

@@ -42,6 +42,7 @@ def overview(request: Request, viewer: Admin) -> Response:
             "answers": dashboard.answers_by_provider(session),
             "capacity": dashboard.capacity_by_region(session, now=now, stale_after=stale_after),
             "gaps": dashboard.gaps(session, request.app.state.ports),
+            "stuck": dashboard.stuck(session, request.app.state.ports, now=now),
             "threshold": dashboard.SUPPRESS_BELOW,
             "locked": dashboard.accounts_locked(session, now=now),
         }

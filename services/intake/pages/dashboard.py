@@ -25,6 +25,8 @@ from services.intake.models import AuditEntry, Organization, Referral, TimelineE
 from services.intake.offers.models import Offer
 from services.intake.read_models import EXCLUDED_BY
 from services.intake.vault import VaultError
+from services.intake.watch import store as watch
+from shared.references import referral_reference
 
 SUPPRESS_BELOW = 5
 UNMET = ("waitlisted", "returned")
@@ -137,6 +139,16 @@ def capacity_by_region(session: Session, *, now: datetime,
         row["waitlist"] += capacity.waitlist_length
         row["stale"] += is_stale(capacity, now=now, stale_after=stale_after)
     return [{"region": region, **row} for region, row in sorted(regions.items())]
+
+
+def stuck(session: Session, ports: Ports, *, now: datetime) -> list[dict[str, Any]]:
+    """Referrals stuck right now (the watch alerted them and nothing moved since): their
+    short reference, the outreach organization, what is stuck and since when."""
+    names = {o.id: o.name for o in session.exec(select(Organization)).all()}
+    return [{"reference": referral_reference(alert.referral_id), "stuck": alert.stuck,
+             "organization": names.get(alert.organization_id, "?"),
+             "alerted_at": alert.alerted_at, "detail": alert.detail}
+            for alert in watch.open_alerts(session, vault=ports.vault, now=now)]
 
 
 def gaps(session: Session, ports: Ports) -> dict[str, list[tuple[str, int | None]]]:

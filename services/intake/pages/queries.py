@@ -22,6 +22,7 @@ from services.intake.models import ConsentRecord, Organization, Referral, Timeli
 from services.intake.offers import handlers as offers
 from services.intake.offers.models import Offer
 from services.intake.vault import VaultError
+from services.intake.watch import store as watch
 from shared.events.vocabulary import PersonDeclineReason
 
 
@@ -69,7 +70,7 @@ def referral_detail(session: Session, ports: handlers.Ports, principal: Principa
     """One own referral: timeline, offers, consent now, and what was entered."""
     referral = handlers.view_referral(session=session, principal=principal,
                                       referral_id=referral_id, now=now)
-    # In the order intake learnt of them: an offer's entry carries its expiry as its time.
+    # In the order intake learnt of them.
     timeline = session.exec(select(TimelineEntry).where(TimelineEntry.referral_id == referral.id)
                             .order_by(col(TimelineEntry.id))).all()
     made = session.exec(select(Offer).where(Offer.referral_id == referral.id)
@@ -85,6 +86,7 @@ def referral_detail(session: Session, ports: handlers.Ports, principal: Principa
         "entered": _opened(session, ports, referral, "profile", referral.sealed_profile),
         "contact": _opened(session, ports, referral, "contact", referral.sealed_contact),
         "person_reasons": [reason.value for reason in PersonDeclineReason],
+        "stuck": watch.open_alerts(session, vault=ports.vault, now=now, referral_id=referral.id),
     }
 
 

@@ -26,8 +26,11 @@ from services.intake.pages import session as cookie
 from services.intake.pages.session import PageSession, SessionExpired
 from services.intake.pages.settings import PagesSettings
 from services.intake.sessions import SessionEnded, live_user
+from shared.references import referral_reference
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# The short reference outreach messages quote, so a message can be found on the pages.
+TEMPLATES.env.filters["reference"] = referral_reference
 SAFE_HEADERS = {
     "Cache-Control": "no-store",
     "Pragma": "no-cache",

@@ -56,6 +56,20 @@ def test_placements_count_until_staff_report_a_newer_figure() -> None:
     assert ledger.available == 1
 
 
+def test_a_figure_lowered_below_the_holds_waits_until_they_end() -> None:
+    ledger = Ledger()
+    ledger.observe(3, 1, T0)
+    for n in (1, 2, 3):
+        ledger.request(_waiting(n), join_waitlist=False)
+    assert ledger.observe(1, 2, T0 + timedelta(minutes=1)) == []
+    assert (ledger.reported, ledger.available) == (1, 3), "offers made stay valid"
+    assert ledger.request(_waiting(4), join_waitlist=True)[0].outcome == "waitlisted"
+    assert ledger.release(uuid.UUID(int=1)) == [] and ledger.available == 2
+    assert ledger.release(uuid.UUID(int=2)) == [] and ledger.available == 1
+    assert ledger.release(uuid.UUID(int=3))[0].offer_id.int == 4, "the place moves on"
+    assert ledger.available == 1 and list(ledger.holds) == [uuid.UUID(int=4)]
+
+
 operation = st.one_of(
     st.tuples(st.just("request"), st.integers(0, 30), st.sampled_from(list(Urgency)),
               st.integers(0, 600), st.booleans()),
@@ -86,9 +100,12 @@ def test_never_more_holds_than_places_and_the_queue_is_served_in_order(
         else:
             version += 1
             decisions = ledger.observe(int(str(op[1])), version, clock)
-        new_holds = set(ledger.holds) - before
-        if new_holds:  # staff may lower a figure below what is held; nothing new is granted then
-            assert len(ledger.holds) + len(ledger.placements) <= ledger.available
+        committed = len(ledger.holds) + len(ledger.placements)
+        assert committed <= ledger.available, "never more held and placed than the figure"
+        if ledger.reported is not None and committed <= ledger.reported:
+            assert ledger.available == ledger.reported, "a lowering takes effect once it fits"
+        if set(ledger.holds) - before:  # a new hold only where the figure has room
+            assert ledger.reported is not None and committed <= ledger.reported
         assert not ledger.waitlist or ledger.open_places == 0
         assert ledger.waitlist == sorted(ledger.waitlist, key=Waiting.order)
         promoted = [d for d in decisions if d.outcome == "held"]

@@ -403,3 +403,36 @@ async def test_the_provider_is_asked_only_once_the_dead_workers_send_has_settled
     [asked] = gateway.asked_at
     assert asked - claimed_at >= timedelta(seconds=0.5)
     assert len(gateway.sent) == 1
+
+
+@sync
+async def test_outreach_hears_offered_once_while_the_referral_stays_offered(
+        world: World) -> None:
+    referral = await submit(world, contact=False)
+    reasons = ["offer_made", "at_capacity", "offered_elsewhere", "waitlisted", "offer_made"]
+    for n, reason in enumerate(reasons):
+        world.clock[0] += timedelta(minutes=1)
+        await world.handlers.status_changed(ReferralStatusChanged(
+            referral_id=uuid.UUID(referral), status=ReferralStatus.OFFERED, reason=reason,
+            changed_at=world.clock[0]), f"offered-{n}")
+    await world.handlers.status_changed(ReferralStatusChanged(  # a redelivery of the first
+        referral_id=uuid.UUID(referral), status=ReferralStatus.OFFERED, reason="offer_made",
+        changed_at=world.clock[0]), "offered-0")
+    assert [m.subject.split(" (")[0] for m in world.channels["email"].sent] == [
+        "Your referral was offered to a provider"], "one message for five offered changes"
+    await placed(world, referral)
+    assert len(world.channels["email"].sent) == 2, "a change of status is news"
+
+
+@sync
+async def test_outreach_mail_names_its_referral_by_reference_and_the_survivor_sms_does_not(
+        world: World) -> None:
+    referral = await submit(world)
+    await placed(world, referral)
+    reference = f"R-{uuid.UUID(referral).hex[:4].upper()}-{uuid.UUID(referral).hex[4:8].upper()}"
+    [mail] = world.channels["email"].sent
+    assert reference in mail.subject and reference in mail.text
+    assert f"https://h.example/outreach/referrals/{referral}" in mail.text
+    [sms] = world.channels["sms"].sent
+    assert reference not in sms.text and referral not in sms.text and "http" not in sms.text
+    assert "reference" not in sms.data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from datetime import UTC, datetime, time, timedelta
 
@@ -20,6 +21,7 @@ from services.notifier.model import (
 )
 from services.notifier.policy import (
     OfferFacts,
+    OutreachTold,
     gate,
     plan_capacity_reminder,
     plan_offer,
@@ -221,3 +223,41 @@ def test_links_in_staff_messages_lead_to_pages_intake_serves() -> None:
     for link in links:
         path = link.removeprefix("https://h.example").split("#", 1)[0]
         assert path in served, (path, sorted(served))
+
+
+def test_outreach_is_told_only_of_a_change_of_status() -> None:
+    def outreach(status: str, reason: str, cause: str, told: OutreachTold | None) -> set[str]:
+        return {p.template for p in plan_status(
+            cause_id=cause, referral_id=REFERRAL, status=status, reason=reason, facts=FACTS,
+            consent=SurvivorConsent(), directory=DIRECTORY, now=NOW, told=told)
+            if p.audience == "outreach"}
+
+    offered = OutreachTold("offered", "first-offer")
+    assert outreach("offered", "offer_made", "first-offer", None) == {"outreach_offered"}
+    for reason in ("at_capacity", "offered_elsewhere", "offer_made"):
+        assert outreach("offered", reason, f"then-{reason}", offered) == set()
+    assert outreach("offered", "offer_made", "first-offer", offered) == {"outreach_offered"}, (
+        "the same cause again (a redelivery) is planned again; the log sends it once")
+    assert outreach("placed", "provider_accepted", "placed", offered) == {"outreach_accepted"}
+    assert outreach("matching", "declined_at_capacity", "no", offered) == {"outreach_declined"}
+    assert outreach("stalled", "offered", "stall", offered) == {"outreach_stalled"}
+
+
+def test_outreach_messages_name_the_referral_by_reference_and_link_to_its_page() -> None:
+    from services.intake.pages import outreach  # the page route, not a guess at one
+    from shared.references import referral_reference
+
+    served = [re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", route.path) + "$")
+              for route in outreach.router.routes]  # type: ignore[attr-defined]
+    planned = plan_status(cause_id="c", referral_id=REFERRAL, status="placed",
+                          reason="provider_accepted", facts=FACTS, consent=consent(),
+                          directory=DIRECTORY, now=NOW, link_base="https://h.example/")
+    staff = [p for p in planned if p.audience == "outreach"]
+    assert staff and all(set(p.fields) <= STAFF_FIELDS for p in staff)
+    for message in staff:
+        assert message.fields["reference"] == referral_reference(REFERRAL) == "R-0000-0000"
+        assert message.fields["link"] == f"https://h.example/outreach/referrals/{REFERRAL}"
+        path = message.fields["link"].removeprefix("https://h.example")
+        assert any(pattern.match(path) for pattern in served), path
+    [survivor] = [p for p in planned if p.audience == "survivor"]
+    assert not {"reference", "link"} & set(survivor.fields), "survivor messages name nothing"

@@ -19,7 +19,7 @@ NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 STAFF = {"organization": "CANARY-ORG", "expires_at": "2026-11-25T14:00:00+00:00",
          "link": "https://haven.example/offers/1", "urgency": "tonight",
          "needs": "emergency_shelter", "reason": "no_match",
-         "confirmed_at": "2026-11-23T09:00:00+00:00"}
+         "confirmed_at": "2026-11-23T09:00:00+00:00", "reference": "R-0000-0001"}
 TEMPLATE_NAMES = sorted({p.stem for p in TEMPLATES.glob("*/*.j2")})
 
 
