@@ -20,7 +20,7 @@ from kafka import KafkaConsumer, TopicPartition
 from shared import topics
 from shared.crypto import KeyStore, MemoryKeyRing, PublicKeys, SealError
 from shared.envelope import Headers
-from shared.protection import accept_grant, verified_key_record
+from shared.protection import ForgedKeyRecord, accept_grant
 from shared.settings import KafkaSettings
 
 log = logging.getLogger("haven.grants")
@@ -123,31 +123,39 @@ class GrantFollower:
             consumer.close()
 
     def _take(self, record_key: bytes, value: bytes | None, headers: Headers) -> None:
-        referral = record_key.split(b"/", 1)[0].decode(errors="replace")
-        try:
-            verified_key_record(record_key, value, headers, public_keys=self._public_keys)
-        except SealError as error:  # forged or unsigned: it neither erases nor plants a key
-            self.forged += 1
-            # Records signed by keys we never knew are normal in a shared test broker and
-            # after a rotation: counted at catch-up, warned about one by one only afterwards.
-            if self._caught_up.is_set():
-                log.warning("key record refused", extra={"reason": error.reason})
-            return
+        parts = record_key.split(b"/")
+        referral = parts[0].decode(errors="replace")
+        if len(parts) == 3 and parts[1] == self.owner.encode():
+            if not self._take_ours(record_key, value, headers, referral):
+                return
+        # Others' records are only indexed, unverified: the index only tells intake which
+        # keys to tombstone at erasure, and checking every record of every reader would
+        # make each start read the whole topic at signature speed.
         with self._lock:
             if value is None:
                 self._record_keys[referral].discard(record_key)
             else:
                 self._record_keys[referral].add(record_key)
+
+    def _take_ours(self, record_key: bytes, value: bytes | None, headers: Headers,
+                   referral: str) -> bool:
         try:
             accept_grant(record_key, value, headers, owner=self.owner, keys=self._keys,
                          public_keys=self._public_keys, ring=self.ring)
+            return True
+        except ForgedKeyRecord as error:  # it neither erases nor plants a key
+            self.forged += 1
+            self._note_refused(referral, record_key, "key record refused", error.reason)
         except SealError as error:
-            grant_id = record_key.rsplit(b"/", 1)[-1]
-            try:
-                self._refused.add((referral, bytes.fromhex(grant_id.decode())))
-            except ValueError:
-                pass
-            # Grants sealed to keys we no longer (or never) held are normal after a rotation
-            # and in a shared test broker: counted at catch-up, warned about only afterwards.
-            if self._caught_up.is_set():
-                log.warning("grant refused", extra={"reason": error.reason})
+            self._note_refused(referral, record_key, "grant refused", error.reason)
+        return False
+
+    def _note_refused(self, referral: str, record_key: bytes, what: str, reason: str) -> None:
+        try:
+            self._refused.add((referral, bytes.fromhex(record_key.rsplit(b"/", 1)[-1].decode())))
+        except ValueError:
+            pass
+        # Grants sealed to keys we no longer (or never) held are normal after a rotation
+        # and in a shared test broker: counted at catch-up, warned about only afterwards.
+        if self._caught_up.is_set():
+            log.warning(what, extra={"reason": reason})

@@ -184,46 +184,57 @@ def grant_tombstone(record_key: bytes) -> OutgoingRecord:
                           headers=_key_record_headers(referral), tombstone=True)
 
 
+class ForgedKeyRecord(SealError):
+    """A `referral.keys` record its claimed writer did not sign, or may not write."""
+
+
 def accept_grant(record_key: bytes, value: bytes | None, headers: Headers, *, owner: str,
                  keys: KeyStore, public_keys: PublicKeys, ring: KeyRing) -> Grant | None:
-    """Take a `referral.keys` record: open it if it is ours, note a tombstone, else ignore.
+    """Take a `referral.keys` record: open it if it is ours, honour a tombstone, else ignore.
 
-    Nothing is trusted before `verified_key_record`: a forged tombstone would erase a
-    live referral's key, a forged grant would plant one.
+    Nothing reaches the ring before `verified_key_record`: a forged tombstone would
+    erase a live referral's key, a forged grant would plant one. A grant is opened
+    first (HPKE decryption of untrusted bytes is safe), so one sealed to a key we
+    never held is refused as cheaply as before signatures were checked here.
     """
-    referral, recipient = verified_key_record(record_key, value, headers,
-                                              public_keys=public_keys)
+    referral, recipient = _grant_key(record_key)
     if recipient != owner:
         return None
-    if value is None:  # tombstone: the referral was erased
+    grant = None if value is None else open_grant(record_key.decode(), value, keys)
+    verified_key_record(record_key, value, headers, public_keys=public_keys)
+    if grant is None:  # tombstone: the referral was erased
         ring.erase(referral)
-        return None
-    grant = open_grant(record_key.decode(), value, keys)
-    ring.put(grant)
+    else:
+        ring.put(grant)
     return grant
 
 
-def verified_key_record(record_key: bytes, value: bytes | None, headers: Headers, *,
-                        public_keys: PublicKeys) -> tuple[str, str]:
-    """(referral, recipient) of a grant or tombstone that its writer really signed; else
-    SealError. Any service may issue grants; only intake, the erasure authority, erases."""
+def _grant_key(record_key: bytes) -> tuple[str, str]:
     try:
         referral, recipient, _ = record_key.decode().split("/")
     except (UnicodeDecodeError, ValueError) as error:
         raise SealError("malformed", "grant key is not referral/recipient/id") from error
+    return referral, recipient
+
+
+def verified_key_record(record_key: bytes, value: bytes | None, headers: Headers, *,
+                        public_keys: PublicKeys) -> None:
+    """Return if the grant or tombstone was really signed by a writer allowed to write it,
+    else ForgedKeyRecord. Any service may issue grants; only intake, the erasure
+    authority, erases."""
+    referral, _ = _grant_key(record_key)
     try:
         found = unique_headers(headers, known=GRANT_HEADERS)
-    except EnvelopeError as error:
-        raise SealError(error.reason, error.detail) from error
-    signer = verify_record(public_keys, headers, record_key, value or b"")
+        signer = verify_record(public_keys, headers, record_key, value or b"")
+    except (EnvelopeError, SealError) as error:
+        raise ForgedKeyRecord(error.reason, error.detail) from error
     if found.get("content-type") != GRANT_CONTENT_TYPE.encode():
-        raise SealError("malformed", "a key record must say it is a grant")
+        raise ForgedKeyRecord("malformed", "a key record must say it is a grant")
     if found.get("ce_subject") != referral.encode():
-        raise SealError("subject-mismatch", "ce_subject differs from the grant's referral")
+        raise ForgedKeyRecord("subject-mismatch", "ce_subject differs from the grant's referral")
     allowed = (INTAKE,) if value is None else SERVICES
     if signer not in allowed:
-        raise SealError("wrong-producer", f"{signer[:40]} may not write this key record")
-    return referral, recipient
+        raise ForgedKeyRecord("wrong-producer", f"{signer[:40]} may not write this key record")
 
 
 class PlainPayload(JsonPayload):
