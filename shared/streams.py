@@ -7,11 +7,13 @@ dead-letter topic with a reason, and the stream goes on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.types import TableT
 
 from shared.dead_letters import dead_letter
@@ -36,7 +38,7 @@ def create_faust_app(
     """
     datadir = runtime.var_dir / "faust" / service
     datadir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    return _App(
         app_id or f"haven-{service}",
         broker=f"kafka://{kafka.bootstrap_servers}",
         datadir=str(datadir),
@@ -57,6 +59,44 @@ def create_faust_app(
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
     )
+
+
+class _App(faust.App):
+    """Faust's App, except that a message no stream handled is never acknowledged.
+
+    During a rebalance Faust's stream skips messages fetched before it (flow control
+    suspended, or an older consumer generation) and acks them on the way out, as if
+    handled (faust/streams.py `_py_aiter`). A partition this worker keeps then has its
+    offset committed past a record nobody processed, and the seek after the rebalance
+    goes to that commit: the submission is never seen again (issue 18). Left unacked,
+    the skipped record holds the commit back until the seek fetches it again.
+
+    Likewise an offset jump in what the consumer fetches is not taken as processed.
+    Faust counts the offsets between as acknowledged (meant for compaction and
+    transaction markers); after a seek that failed in a rebalance ("exception performing
+    seek") the jump covers records fetched earlier, dropped with the stream buffers and
+    never handled, and committing over them lost a run of submissions. Here a jump holds
+    the commit back instead; the worst case is that a restart reads a compacted topic's
+    gap region again, which every handler takes as a repeat.
+    """
+
+    def _new_consumer(self) -> Any:
+        consumer = super()._new_consumer()
+        acknowledge = consumer.ack
+
+        def ack(message: Any) -> bool:
+            if not message.tracked and self.topics.acks_enabled_for(message.topic):
+                return False  # skipped, not handled: to be fetched and handled again
+            return bool(acknowledge(message))
+
+        async def add_gap(tp: Any, offset_from: int, offset_to: int) -> None:
+            log.info("offset jump not counted as processed",
+                     extra={"topic": tp.topic, "partition": tp.partition,
+                            "from": offset_from, "to": offset_to})
+
+        setattr(consumer, "ack", ack)  # noqa: B010  # an instance attribute wins over the method
+        setattr(consumer, "_add_gap", add_gap)  # noqa: B010
+        return consumer
 
 
 def faust_topic(app: faust.App, spec: TopicSpec) -> faust.TopicT:
@@ -89,9 +129,52 @@ async def verified(
                 extra={"topic": record.topic, "partition": record.partition,
                        "offset": record.offset, "reason": rejection.reason},
             )
-            letter = dead_letter(record, rejection, consumer=consumer)
-            await app.send(letter.topic, key=letter.key, value=letter.value,
-                           headers=letter.headers)
+            await _send_dead_letter(app, dead_letter(record, rejection, consumer=consumer))
+
+
+async def steadfast(app: faust.App, handle: Callable[[], Awaitable[None]], *, consumer: str,
+                    attempts: int = 5) -> None:
+    """Run an agent's handler until it completes; never let an exception leave the agent.
+
+    An exception escaping an agent does not keep its input: Faust's stream acks the
+    event on the way out, restarts the agent at the next one and commits (faust-streaming
+    #604), so a handler that failed while the broker restarted lost its input without a
+    trace (issue 18). Handlers are idempotent (every output id derives from the input),
+    so running one again is safe. A broker error is retried for as long as it lasts; any
+    other error `attempts` times, then the input is dead-lettered with the error's type.
+    """
+    failures, delay = 0, 0.5
+    while True:
+        try:
+            await handle()
+            return
+        except KafkaError as error:
+            reason = type(error).__name__
+        except Exception as error:  # a bug or a record the handler cannot take
+            failures += 1
+            reason = type(error).__name__
+            if failures >= attempts:
+                log.exception("handler failed for good", extra={"reason": reason})
+                await _dead_letter_current(app, RejectedRecord("handler-failed", reason),
+                                           consumer=consumer)
+                return
+        log.warning("handler failed, retrying", extra={"reason": reason, "delay_s": delay})
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 10.0)
+
+
+async def _dead_letter_current(app: faust.App, rejection: RejectedRecord, *,
+                               consumer: str) -> None:
+    event = faust.current_event()
+    if event is not None:
+        await _send_dead_letter(app, dead_letter(_incoming(event), rejection, consumer=consumer))
+
+
+async def _send_dead_letter(app: faust.App, letter: OutgoingRecord) -> None:
+    """Wait for the broker: an unacknowledged dead letter is a silent loss (issue 18)."""
+    pending = await app.send(letter.topic, key=letter.key, value=letter.value,
+                             headers=letter.headers)
+    await pending
 
 
 async def publish(app: faust.App, *records: OutgoingRecord, confirm: bool = False) -> None:
