@@ -65,12 +65,23 @@ def _services(runtime: RuntimeSettings, intake: IntakeSettings) -> list[Service]
     outbox = [Service("outbox", "deploy.local.demo_outbox", ready_log="outbox ready")]
     return [
         *(outbox if demo else []),
-        Service("matching", "services.matching", ready_log="Worker ready"),
+        *_workers(Service("matching", "services.matching", ready_log="Worker ready")),
         Service("notifier", "services.notifier", ready_log="Worker ready",
                 env=demo_outbox.notifier_environment() if demo else {}),
         Service("intake", "services.intake",
                 ready_url=f"http://{intake.host}:{intake.port}/readyz"),
     ]
+
+
+def _workers(service: Service) -> list[Service]:
+    """`HAVEN_UP_WORKERS=matching=2` runs that many processes of a worker (one group)."""
+    wanted = dict(part.split("=", 1) for part in
+                  os.environ.get("HAVEN_UP_WORKERS", "").split(",") if "=" in part)
+    count = int(wanted.get(service.name, "1"))
+    if count <= 1:
+        return [service]
+    return [Service(f"{service.name}-{n}", service.module, ready_log=service.ready_log,
+                    env=service.env) for n in range(1, count + 1)]
 
 
 def _launch(service: Service, runtime: RuntimeSettings) -> None:
