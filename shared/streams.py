@@ -22,7 +22,7 @@ from shared.partitioning import referral_partitioner
 from shared.protection import needed_grants
 from shared.records import Envelope, IncomingRecord, OutgoingRecord, RecordCodec, RejectedRecord
 from shared.settings import KafkaSettings, RuntimeSettings
-from shared.topics import TopicSpec
+from shared.topics import CATALOG, TopicSpec
 
 log = logging.getLogger("haven.streams")
 
@@ -75,9 +75,11 @@ class _App(faust.App):
     Faust counts the offsets between as acknowledged (meant for compaction and
     transaction markers); after a seek that failed in a rebalance ("exception performing
     seek") the jump covers records fetched earlier, dropped with the stream buffers and
-    never handled, and committing over them lost a run of submissions. Here a jump holds
-    the commit back instead; the worst case is that a restart reads a compacted topic's
-    gap region again, which every handler takes as a repeat.
+    never handled, and committing over them lost a run of submissions. Here a jump
+    holds the commit back and, on an append-only topic, seeks back to its start so the
+    skipped records are fetched and handled (the records after it may be handled twice,
+    which every handler takes as a repeat). On a compacted topic a jump is normal and
+    only holds the commit back, so a restart reads that region again.
     """
 
     def _new_consumer(self) -> Any:
@@ -89,14 +91,61 @@ class _App(faust.App):
                 return False  # skipped, not handled: to be fetched and handled again
             return bool(acknowledge(message))
 
+        read_offsets = _ReadOffsets(getattr(consumer, "_read_offset"))  # noqa: B009
+
         async def add_gap(tp: Any, offset_from: int, offset_to: int) -> None:
-            log.info("offset jump not counted as processed",
-                     extra={"topic": tp.topic, "partition": tp.partition,
-                            "from": offset_from, "to": offset_to})
+            rewind = tp.topic not in _COMPACTED
+            log.warning("offset jump not counted as processed",
+                        extra={"topic": tp.topic, "partition": tp.partition,
+                               "from": offset_from, "to": offset_to, "rewind": rewind})
+            if rewind:
+                try:
+                    await consumer.seek(tp, offset_from)
+                except Exception as error:  # not assigned any more: its next owner reads it
+                    log.warning("rewind failed", extra={"reason": type(error).__name__})
+                    return
+                read_offsets.hold(tp, offset_from)
 
         setattr(consumer, "ack", ack)  # noqa: B010  # an instance attribute wins over the method
         setattr(consumer, "_add_gap", add_gap)  # noqa: B010
+        setattr(consumer, "_read_offset", read_offsets)  # noqa: B010
         return consumer
+
+
+_COMPACTED = frozenset(spec.name for spec in CATALOG if spec.cleanup != "delete")
+
+
+class _ReadOffsets(dict[Any, Any]):
+    """Faust's read offsets, except that after a rewind the offset stays where the seek
+    put it until the rewound records come: else the fetch loop would record the jumped-to
+    offset right after the seek and drop the refetched records as already read."""
+
+    def __init__(self, current: dict[Any, Any]) -> None:
+        super().__init__(current)
+        self._held: dict[Any, int] = {}
+
+    def hold(self, tp: Any, offset: int) -> None:
+        self._held[tp] = offset
+        super().__setitem__(tp, offset)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Faust's seek to committed offsets: that position wins over any rewind."""
+        self._held.clear()
+        super().update(*args, **kwargs)
+
+    def pop(self, tp: Any, *default: Any) -> Any:
+        self._held.pop(tp, None)
+        return super().pop(tp, *default)
+
+    def __missing__(self, tp: Any) -> None:
+        return None  # Faust's own is a defaultdict(lambda: None)
+
+    def __setitem__(self, tp: Any, offset: Any) -> None:
+        held = self._held.get(tp)
+        if held is not None and offset is not None and offset > held:
+            return  # a record of the stale batch beyond the rewind: keep the rewind
+        self._held.pop(tp, None)
+        super().__setitem__(tp, offset)
 
 
 def faust_topic(app: faust.App, spec: TopicSpec) -> faust.TopicT:

@@ -28,7 +28,7 @@ from shared.topics import REFERRAL_SUBMITTED
 from tests.support.matching_run import MatchingRun
 from tests.support.processes import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 class SteadySubmitter:
@@ -78,7 +78,7 @@ class SteadySubmitter:
 
 
 def _assert_all_settled(run: MatchingRun, submitter: SteadySubmitter) -> None:
-    statuses = run.statuses(submitter.accepted, timeout_s=150)
+    statuses = run.statuses(submitter.accepted, timeout_s=300)
     unsettled = [r for r, s in statuses.items()
                  if not s or s[-1].status.value not in ("offered", "waitlisted")]
     assert not unsettled, (
@@ -157,7 +157,7 @@ def test_referrals_submitted_while_workers_join_and_leave_are_all_matched(
     """Each join and leave rebalances the group while `a` keeps some of its partitions."""
     run.start_worker("a")
     run.publish_directory([200, 200])
-    with SteadySubmitter(run, every_s=0.1) as submitter:
+    with SteadySubmitter(run, every_s=0.25) as submitter:
         for stop_with in (signal.SIGTERM, signal.SIGKILL, signal.SIGTERM):
             run.start_worker("b")
             time.sleep(2.0)
