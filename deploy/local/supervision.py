@@ -20,7 +20,7 @@ class RestartPolicy:
     factor: float = 2.0
     max_s: float = 30.0
     # A run at least this long was healthy: the next crash starts the backoff over.
-    healthy_after_s: float = 60.0
+    healthy_after_s: float = 30.0
 
 
 @dataclass(frozen=True)
