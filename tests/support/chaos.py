@@ -272,6 +272,7 @@ class Figures:
     rss_before: dict[str, float] = field(default_factory=dict)
     rss_after: dict[str, float] = field(default_factory=dict)
     minutes: float = 0.0
+    lost_on_topic: int = 0  # of the lost, how many are on referral.submitted (not the broker's)
     restarts: int = 0  # lines of `up` saying it restarts a dead service
     up_survived: bool = False
 
@@ -282,6 +283,7 @@ class Figures:
             ("referrals accepted (201)", str(self.accepted)),
             ("processed by matching", str(self.processed)),
             ("lost (no status from matching)", str(len(self.lost))),
+            ("  of the lost, on referral.submitted", str(self.lost_on_topic)),
             ("stuck (still 'matching')", str(len(self.stuck))),
             ("final statuses", ", ".join(f"{k} {v}" for k, v in self.statuses.most_common())),
             ("notifications delivered twice", f"{self.delivered_twice} of {self.deliveries}"),
@@ -387,6 +389,16 @@ def dead_letters(bootstrap: str, live: set[str]) -> tuple[Counter[str], int]:
     return reasons, erased_live
 
 
+def on_topic(bootstrap: str, referrals: set[str]) -> int:
+    """How many of these referrals' submissions the broker still holds (a lost one that is
+    not there was lost by the broker, one that is there by its consumer)."""
+    if not referrals:
+        return 0
+    subjects = {value.decode() for _, _, _, headers in _read_all(bootstrap, ["referral.submitted"])
+                for name, value in headers if name == "ce_subject"}
+    return len(referrals & subjects)
+
+
 def double_bookings(bootstrap: str) -> tuple[int, int]:
     """(ledger versions, versions where a new hold was granted without a free place)."""
     from services.matching.state import load_ledger
@@ -437,6 +449,7 @@ def run_kill_loop(root: Path, plan: ChaosPlan) -> Figures:
         figures.processed = sum(s in FROM_MATCHING for s in statuses.values())
         figures.lost = [r for r, s in statuses.items() if s not in FROM_MATCHING]
         figures.stuck = [r for r, s in statuses.items() if s == "matching"]
+        figures.lost_on_topic = on_topic(network.broker.bootstrap, set(figures.lost))
         figures.deliveries, figures.delivered_twice = deliveries(root)
         figures.ledger_versions, figures.double_booked = double_bookings(
             network.broker.bootstrap)
