@@ -6,12 +6,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: up test lint unit integration slow bench broker-start broker-stop broker-status topics clean help
+.PHONY: up test lint unit integration slow chaos bench broker-start broker-stop broker-status topics clean help
 
 help:
 	@echo "make up      set up and run broker + intake + matching + notifier (Ctrl-C stops)"
 	@echo "make test    set up and run lint and all tests against a real broker"
 	@echo "make lint    ruff and mypy only"
+	@echo "make chaos   the long kill loop (50+ SIGKILLs over 20+ min; HAVEN_CHAOS_* tune it)"
 	@echo "make bench   benchmarks, JSON under bench/results/"
 	@echo "make clean   remove var/ (broker data, logs, databases) and the venv"
 
@@ -43,6 +44,14 @@ integration: $(STAMP)
 
 slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+# The long form of tests/chaos: 2 matching workers, a kill every ~22 s for 22 minutes.
+chaos: $(STAMP)
+	HAVEN_CHAOS_MINUTES=$${HAVEN_CHAOS_MINUTES:-22} \
+	HAVEN_CHAOS_KILL_EVERY_S=$${HAVEN_CHAOS_KILL_EVERY_S:-22} \
+	HAVEN_CHAOS_MATCHING_WORKERS=$${HAVEN_CHAOS_MATCHING_WORKERS:-2} \
+	HAVEN_CHAOS_SETTLE_S=$${HAVEN_CHAOS_SETTLE_S:-300} \
+	$(BIN)/python -m pytest tests/chaos -m chaos -s -p no:cacheprovider -o timeout=3600
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

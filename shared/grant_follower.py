@@ -5,6 +5,12 @@ from the beginning at every start, so a restarted or rebalanced worker has every
 live grant again without storing keys anywhere but in memory. Opened referral
 keys never touch disk or Kafka. It also remembers every grant record key it sees
 (anyone's), which is what the erasure authority needs to tombstone them all.
+
+A waiter gives up on a grant only when the follower has read everything that was
+on the topic a grace period after the wait began (`synced_at`), never on the wall
+clock alone: while the broker restarts, the follower reads nothing and a grant
+that is there is not yet seen, and giving up then dead-lettered live referrals as
+erased (issue 18).
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ class GrantFollower:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._caught_up = threading.Event()
+        # Everything published before this moment (time.monotonic) has been read.
+        self._synced_at = float("-inf")
         self._thread = threading.Thread(target=self._run, name="grant-follower", daemon=True)
 
     def start(self) -> None:
@@ -57,24 +65,47 @@ class GrantFollower:
     def _hopeless(self, referral: str, grant_ids: list[bytes]) -> bool:
         return any((referral, g) in self._refused for g in grant_ids)
 
-    def wait_for(self, referral: str, grant_ids: list[bytes], timeout_s: float = 10.0) -> bool:
-        """Block until every grant is here (events can overtake their grants across topics)."""
-        deadline = time.monotonic() + timeout_s
-        while not all(self.has(referral, g) for g in grant_ids):
-            if time.monotonic() > deadline or self._hopeless(referral, grant_ids):
-                return False
+    @property
+    def synced_at(self) -> float:
+        """The latest moment (time.monotonic) up to which every grant published was read."""
+        return self._synced_at
+
+    def _settled(self, referral: str, grant_ids: list[bytes], *, since: float,
+                 grace_s: float, limit: float) -> bool | None:
+        """True: all here; False: give up; None: keep waiting."""
+        if all(self.has(referral, g) for g in grant_ids):
+            return True
+        if self._hopeless(referral, grant_ids):
+            return False
+        now = time.monotonic()
+        if self._synced_at >= since + grace_s or now > limit:
+            if now > limit:
+                log.warning("grant wait gave up unsynced", extra={"referral_id": referral})
+            return False
+        return None
+
+    def wait_for(self, referral: str, grant_ids: list[bytes], timeout_s: float = 10.0,
+                 *, limit_s: float = 900.0) -> bool:
+        """Block until every grant is here (events can overtake their grants across topics).
+
+        Gives up when the follower has read everything published `timeout_s` after the
+        wait began and the grant was not among it; while the broker is away that moment
+        never comes, so the wait goes on, up to `limit_s`.
+        """
+        since = time.monotonic()
+        while (settled := self._settled(referral, grant_ids, since=since, grace_s=timeout_s,
+                                        limit=since + limit_s)) is None:
             time.sleep(0.02)
-        return True
+        return settled
 
     async def await_for(self, referral: str, grant_ids: list[bytes],
-                        timeout_s: float = 10.0) -> bool:
+                        timeout_s: float = 10.0, *, limit_s: float = 900.0) -> bool:
         """The same, without blocking an event loop (for Faust agents)."""
-        deadline = time.monotonic() + timeout_s
-        while not all(self.has(referral, g) for g in grant_ids):
-            if time.monotonic() > deadline or self._hopeless(referral, grant_ids):
-                return False
+        since = time.monotonic()
+        while (settled := self._settled(referral, grant_ids, since=since, grace_s=timeout_s,
+                                        limit=since + limit_s)) is None:
             await asyncio.sleep(0.02)
-        return True
+        return settled
 
     async def caught_up(self, timeout_s: float = 120.0) -> bool:
         """Wait until the topic has been read up to where it ended at start.
@@ -109,16 +140,19 @@ class GrantFollower:
                           consumer.partitions_for_topic(topics.REFERRAL_KEYS.name) or []]
             consumer.assign(partitions)
             consumer.seek_to_beginning(*partitions)
-            ends = consumer.end_offsets(partitions)
+            asked_at, ends = time.monotonic(), consumer.end_offsets(partitions)
             while not self._stop.is_set():
                 for batch in consumer.poll(timeout_ms=200).values():
                     for message in batch:
                         self._take(message.key or b"", message.value, message.headers or [])
-                if not self._caught_up.is_set() and all(
-                        consumer.position(tp) >= end for tp, end in ends.items()):
-                    self._caught_up.set()
-                    log.info("grants caught up", extra={"refused": len(self._refused),
-                                                        "forged": self.forged})
+                if all(consumer.position(tp) >= end for tp, end in ends.items()):
+                    self._synced_at = max(self._synced_at, asked_at)
+                    if not self._caught_up.is_set():
+                        self._caught_up.set()
+                        log.info("grants caught up", extra={"refused": len(self._refused),
+                                                            "forged": self.forged})
+                    # where the topic ends now (raises while the broker is away: start over)
+                    asked_at, ends = time.monotonic(), consumer.end_offsets(partitions)
         finally:
             consumer.close()
 

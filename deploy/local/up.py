@@ -3,6 +3,9 @@
 Starts the broker (unless one already answers), creates the topics, starts the
 three services as separate processes with their logs under var/log/, waits until
 each is really ready, prints where to look, and on Ctrl-C stops what it started.
+While it runs it supervises: a service (or the broker it started) that dies is
+started again with backoff (`supervision.py`), and the reason is printed; only
+Ctrl-C or SIGTERM stops everything.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pathlib import Path
 
 from deploy.local import demo_outbox
 from deploy.local.broker import BrokerConfig, BrokerError, answers_metadata, start, stop
+from deploy.local.processes import alive
+from deploy.local.supervision import RestartPolicy, after_exit, describe
 from services.intake.directory import seed
 from services.intake.directory.cli import seed_network
 from shared.identity import ensure_service_keys
@@ -37,6 +42,9 @@ class Service:
     ready_url: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    crashes: int = 0  # in a row, for the backoff
+    restart_at: float | None = None  # when a dead one is due to start again
 
     def log_file(self, runtime: RuntimeSettings) -> Path:
         return runtime.var_dir / "log" / f"{self.name}.log"
@@ -57,12 +65,23 @@ def _services(runtime: RuntimeSettings, intake: IntakeSettings) -> list[Service]
     outbox = [Service("outbox", "deploy.local.demo_outbox", ready_log="outbox ready")]
     return [
         *(outbox if demo else []),
-        Service("matching", "services.matching", ready_log="Worker ready"),
+        *_workers(Service("matching", "services.matching", ready_log="Worker ready")),
         Service("notifier", "services.notifier", ready_log="Worker ready",
                 env=demo_outbox.notifier_environment() if demo else {}),
         Service("intake", "services.intake",
                 ready_url=f"http://{intake.host}:{intake.port}/readyz"),
     ]
+
+
+def _workers(service: Service) -> list[Service]:
+    """`HAVEN_UP_WORKERS=matching=2` runs that many processes of a worker (one group)."""
+    wanted = dict(part.split("=", 1) for part in
+                  os.environ.get("HAVEN_UP_WORKERS", "").split(",") if "=" in part)
+    count = int(wanted.get(service.name, "1"))
+    if count <= 1:
+        return [service]
+    return [Service(f"{service.name}-{n}", service.module, ready_log=service.ready_log,
+                    env=service.env) for n in range(1, count + 1)]
 
 
 def _launch(service: Service, runtime: RuntimeSettings) -> None:
@@ -73,6 +92,8 @@ def _launch(service: Service, runtime: RuntimeSettings) -> None:
             [sys.executable, "-m", service.module], stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **service.env},
         )
+    service.started_at = time.monotonic()
+    service.restart_at = None
 
 
 def _wait_ready(services: list[Service], runtime: RuntimeSettings) -> None:
@@ -106,8 +127,9 @@ def _terminate(services: list[Service]) -> None:
             service.process.wait()
 
 
-def _watch(services: list[Service]) -> str:
-    """Block until Ctrl-C / SIGTERM, or until a service dies (and say which)."""
+def _watch(services: list[Service], runtime: RuntimeSettings, *, policy: RestartPolicy,
+           broker: BrokerConfig | None) -> str:
+    """Block until Ctrl-C / SIGTERM, restarting whatever dies meanwhile (and saying why)."""
     stopping: list[str] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
     # Launched from a non-interactive shell, SIGINT arrives ignored; Ctrl-C must still work.
@@ -115,12 +137,47 @@ def _watch(services: list[Service]) -> str:
     try:
         while not stopping:
             for service in services:
-                if service.process is not None and service.process.poll() is not None:
-                    return f"{service.name} exited with code {service.process.returncode}"
+                _supervise(service, runtime, policy)
+            if broker is not None:
+                _keep_broker(broker)
             time.sleep(0.5)
     except KeyboardInterrupt:
         return "Ctrl-C"
     return stopping[0]
+
+
+def _supervise(service: Service, runtime: RuntimeSettings, policy: RestartPolicy) -> None:
+    """Notice a dead service and schedule its restart; start it when it is due."""
+    now = time.monotonic()
+    if service.restart_at is not None:
+        if now >= service.restart_at:
+            _launch(service, runtime)
+        return
+    if service.process is None or service.process.poll() is None:
+        return
+    ran_for = now - service.started_at
+    restart = after_exit(policy, returncode=service.process.returncode, ran_for_s=ran_for,
+                         crashes_before=service.crashes)
+    service.crashes, service.restart_at = restart.crashes, now + restart.delay_s
+    print(f"  {describe(service.name, restart, ran_for_s=ran_for)} "
+          f"(log: {service.log_file(runtime)})")
+
+
+def _keep_broker(broker: BrokerConfig) -> None:
+    """The broker `up` started comes back too: the services reconnect on their own."""
+    try:
+        pid = int(broker.pid_file.read_text())
+    except (OSError, ValueError):
+        pid = None
+    if pid is not None and alive(pid):
+        return
+    print(f"  broker on {broker.bootstrap} is gone; starting it again ...")
+    broker.pid_file.unlink(missing_ok=True)
+    try:
+        start(broker)
+        print("  broker ready again")
+    except BrokerError as error:
+        print(f"  broker did not start ({error}); trying again")
 
 
 def _demo_network(runtime: RuntimeSettings, intake: IntakeSettings) -> str:
@@ -163,7 +220,8 @@ def run() -> int:
               f"  broker:      {broker.bootstrap}\n  logs:        {runtime.var_dir / 'log'}\n"
               f"  sign in:     {admin_note}\n{outbox}"
               "Press Ctrl-C to stop.")
-        why = _watch(services)
+        why = _watch(services, runtime, policy=RestartPolicy(),
+                     broker=broker if started_broker else None)
         print(f"\nstopping ({why}) ...")
         return 0 if why in ("Ctrl-C", "SIGTERM") else 1
     except (BrokerError, RuntimeError) as error:

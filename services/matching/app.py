@@ -22,6 +22,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import faust
@@ -59,7 +60,15 @@ from shared.partitioning import referral_partitioner
 from shared.recipients import MATCHING
 from shared.records import Envelope, RecordCodec
 from shared.settings import KafkaSettings, MatchingSettings, RuntimeSettings, WorkerSettings
-from shared.streams import create_faust_app, faust_topic, forget, publish, store, verified
+from shared.streams import (
+    create_faust_app,
+    faust_topic,
+    forget,
+    publish,
+    steadfast,
+    store,
+    verified,
+)
 
 SERVICE = "matching"
 PARTITIONS = list(range(topics.REFERRAL_SUBMITTED.partitions))
@@ -131,7 +140,9 @@ def create_app(
         event = envelope.event
         if not isinstance(event, ReferralSubmitted) or case_of(event.referral_id):
             return
-        await directory.caught_up()
+        while not await directory.caught_up(timeout_s=30):  # never rank a half-read network
+            log.warning("directory not caught up yet; referral waits",
+                        extra={"referral_id": str(event.referral_id)})
         now = datetime.now(UTC)
         ranking = rank(event.profile, directory.network(), now=now, stale_after=stale_after)
         case, events = Case.open(
@@ -205,7 +216,7 @@ def create_app(
             async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE,
                                            grants=grants if sealed_input else None):
                 async with case_locks.hold(str(getattr(envelope.event, "referral_id", ""))):
-                    await handle(envelope)
+                    await steadfast(app, partial(handle, envelope), consumer=SERVICE)
 
         app.agent(faust_topic(app, spec), name=name)(agent)
 
@@ -220,28 +231,32 @@ def create_app(
         async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE):
             event = envelope.event
             if isinstance(event, CapacityUpdated):
-                await emit([CapacityObserved(
+                await steadfast(app, partial(emit, [CapacityObserved(
                     service_id=event.service_id, available=event.available,
                     version=event.version, confirmed_at=event.confirmed_at)],
-                    envelope.attributes)
+                    envelope.attributes), consumer=SERVICE)
 
     @app.agent(faust_topic(app, topics.CAPACITY_RESERVATIONS), name="on_reservations")
     async def on_reservations(stream: faust.StreamT[bytes]) -> None:
         async for envelope in verified(stream, app=app, codec=codec, consumer=SERVICE):
-            event, now = envelope.event, datetime.now(UTC)
-            service_id = getattr(event, "service_id", None)
-            if service_id is None:
-                continue
-            key = str(service_id).encode()
-            raw = ledgers.get(key)
-            ledger = Ledger() if raw is None else load_ledger(raw)
-            ledger.hold_limit = settings.max_open_offers_per_service
-            decisions = _apply_to_ledger(ledger, event, now)
-            ledger.forget(before=now - LEDGER_MEMORY)
-            await emit([HoldDecided(referral_id=d.referral_id, service_id=service_id,
-                                    offer_id=d.offer_id, outcome=d.outcome, reason=d.reason,
-                                    decided_at=now) for d in decisions], envelope.attributes)
-            await store(app, ledgers, key, dump_ledger(ledger))
+            await steadfast(app, partial(reserved, envelope), consumer=SERVICE)
+
+    async def reserved(envelope: Envelope) -> None:
+        """A ledger's next input; read afresh on every attempt, so a retry decides again."""
+        event, now = envelope.event, datetime.now(UTC)
+        service_id = getattr(event, "service_id", None)
+        if service_id is None:
+            return
+        key = str(service_id).encode()
+        raw = ledgers.get(key)
+        ledger = Ledger() if raw is None else load_ledger(raw)
+        ledger.hold_limit = settings.max_open_offers_per_service
+        decisions = _apply_to_ledger(ledger, event, now)
+        ledger.forget(before=now - LEDGER_MEMORY)
+        await emit([HoldDecided(referral_id=d.referral_id, service_id=service_id,
+                                offer_id=d.offer_id, outcome=d.outcome, reason=d.reason,
+                                decided_at=now) for d in decisions], envelope.attributes)
+        await store(app, ledgers, key, dump_ledger(ledger))
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def watch_deadlines() -> None:
