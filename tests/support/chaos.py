@@ -273,6 +273,7 @@ class Figures:
     rss_after: dict[str, float] = field(default_factory=dict)
     minutes: float = 0.0
     lost_on_topic: int = 0  # of the lost, how many are on referral.submitted (not the broker's)
+    resent_by_watch: int = 0  # submissions intake's watch sent again after matching was silent
     restarts: int = 0  # lines of `up` saying it restarts a dead service
     up_survived: bool = False
 
@@ -285,6 +286,7 @@ class Figures:
             ("lost (no status from matching)", str(len(self.lost))),
             ("  of the lost, on referral.submitted", str(self.lost_on_topic)),
             ("stuck (still 'matching')", str(len(self.stuck))),
+            ("sent again by intake's watch (silent 60 s)", str(self.resent_by_watch)),
             ("final statuses", ", ".join(f"{k} {v}" for k, v in self.statuses.most_common())),
             ("notifications delivered twice", f"{self.delivered_twice} of {self.deliveries}"),
             ("places double-booked", f"{self.double_booked} of {self.ledger_versions} "
@@ -326,6 +328,16 @@ def intake_statuses(root: Path, ids: list[str]) -> dict[str, str]:
     by_id = {str(uuid.UUID(str(row[0]))) if len(str(row[0])) == 32 else str(row[0]): row[1]
              for row in rows}
     return {referral: by_id.get(referral, "missing") for referral in ids}
+
+
+def resent_by_watch(root: Path) -> int:
+    """Submissions intake's watch published again (its timeline mark, services/intake/watch):
+    each one is a submission matching had not answered within a minute."""
+    import sqlite3
+
+    with sqlite3.connect(root / "intake.sqlite3") as db:
+        return int(db.execute("SELECT count(*) FROM timelineentry WHERE kind = ?",
+                              ("watch:resent",)).fetchone()[0])
 
 
 def settle(root: Path, ids: list[str], timeout_s: float) -> dict[str, str]:
@@ -450,6 +462,7 @@ def run_kill_loop(root: Path, plan: ChaosPlan) -> Figures:
         figures.lost = [r for r, s in statuses.items() if s not in FROM_MATCHING]
         figures.stuck = [r for r, s in statuses.items() if s == "matching"]
         figures.lost_on_topic = on_topic(network.broker.bootstrap, set(figures.lost))
+        figures.resent_by_watch = resent_by_watch(root)
         figures.deliveries, figures.delivered_twice = deliveries(root)
         figures.ledger_versions, figures.double_booked = double_bookings(
             network.broker.bootstrap)
