@@ -33,8 +33,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# The kill loop (tests/chaos) runs beside the other tests: it has a broker, ports and
+# var dir of its own and spends its minutes waiting between kills, so the wall time is
+# the longer of the two runs, not their sum. Its output follows the others'.
 test: lint
-	$(BIN)/python -m pytest
+	@$(BIN)/python -m deploy.local.broker fetch
+	@mkdir -p var
+	@$(BIN)/python -m pytest tests/chaos -m chaos -p no:cacheprovider --basetemp=var/chaos-tmp \
+		> var/test-chaos.log 2>&1 & chaos=$$!; \
+	$(BIN)/python -m pytest -m "not chaos" --durations=20; others=$$?; \
+	echo "=== tests/chaos, run beside the others ==="; \
+	wait $$chaos; chaos_status=$$?; cat var/test-chaos.log; \
+	test $$others -eq 0 && test $$chaos_status -eq 0
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

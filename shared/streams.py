@@ -18,6 +18,7 @@ from faust.types import TableT
 
 from shared.dead_letters import dead_letter
 from shared.grant_follower import GrantFollower
+from shared.offset_guard import guard, rewind_stalled
 from shared.partitioning import referral_partitioner
 from shared.protection import needed_grants
 from shared.records import Envelope, IncomingRecord, OutgoingRecord, RecordCodec, RejectedRecord
@@ -62,90 +63,33 @@ def create_faust_app(
 
 
 class _App(faust.App):
-    """Faust's App, except that a message no stream handled is never acknowledged.
+    """Faust's App with its consumer's commits guarded (`shared/offset_guard.py`).
 
-    During a rebalance Faust's stream skips messages fetched before it (flow control
-    suspended, or an older consumer generation) and acks them on the way out, as if
-    handled (faust/streams.py `_py_aiter`). A partition this worker keeps then has its
-    offset committed past a record nobody processed, and the seek after the rebalance
-    goes to that commit: the submission is never seen again (issue 18). Left unacked,
-    the skipped record holds the commit back until the seek fetches it again.
-
-    Likewise an offset jump in what the consumer fetches is not taken as processed.
-    Faust counts the offsets between as acknowledged (meant for compaction and
-    transaction markers); after a seek that failed in a rebalance ("exception performing
-    seek") the jump covers records fetched earlier, dropped with the stream buffers and
-    never handled, and committing over them lost a run of submissions. Here a jump
-    holds the commit back and, on an append-only topic, seeks back to its start so the
-    skipped records are fetched and handled (the records after it may be handled twice,
-    which every handler takes as a repeat). On a compacted topic a jump is normal and
-    only holds the commit back, so a restart reads that region again.
+    Around rebalances and restarts Faust can commit an offset past a record no handler
+    finished; the guard lets a commit pass only handled records and reads a partition
+    again from a record that never came (issue 18).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timer(STALL_CHECK_S)(_rewind_stalled)
 
     def _new_consumer(self) -> Any:
         consumer = super()._new_consumer()
-        acknowledge = consumer.ack
-
-        def ack(message: Any) -> bool:
-            if not message.tracked and self.topics.acks_enabled_for(message.topic):
-                return False  # skipped, not handled: to be fetched and handled again
-            return bool(acknowledge(message))
-
-        read_offsets = _ReadOffsets(getattr(consumer, "_read_offset"))  # noqa: B009
-
-        async def add_gap(tp: Any, offset_from: int, offset_to: int) -> None:
-            rewind = tp.topic not in _COMPACTED
-            log.warning("offset jump not counted as processed",
-                        extra={"topic": tp.topic, "partition": tp.partition,
-                               "from": offset_from, "to": offset_to, "rewind": rewind})
-            if rewind:
-                try:
-                    await consumer.seek(tp, offset_from)
-                except Exception as error:  # not assigned any more: its next owner reads it
-                    log.warning("rewind failed", extra={"reason": type(error).__name__})
-                    return
-                read_offsets.hold(tp, offset_from)
-
-        setattr(consumer, "ack", ack)  # noqa: B010  # an instance attribute wins over the method
-        setattr(consumer, "_add_gap", add_gap)  # noqa: B010
-        setattr(consumer, "_read_offset", read_offsets)  # noqa: B010
+        guard(consumer, acks_enabled_for=self.topics.acks_enabled_for, compacted=_COMPACTED)
         return consumer
 
 
+#: How often partitions blocked by a record never handled are looked for; two looks in
+#: a row find one, so a skipped record is read again within about twice this.
+STALL_CHECK_S = 5.0
 _COMPACTED = frozenset(spec.name for spec in CATALOG if spec.cleanup != "delete")
 
 
-class _ReadOffsets(dict[Any, Any]):
-    """Faust's read offsets, except that after a rewind the offset stays where the seek
-    put it until the rewound records come: else the fetch loop would record the jumped-to
-    offset right after the seek and drop the refetched records as already read."""
-
-    def __init__(self, current: dict[Any, Any]) -> None:
-        super().__init__(current)
-        self._held: dict[Any, int] = {}
-
-    def hold(self, tp: Any, offset: int) -> None:
-        self._held[tp] = offset
-        super().__setitem__(tp, offset)
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        """Faust's seek to committed offsets: that position wins over any rewind."""
-        self._held.clear()
-        super().update(*args, **kwargs)
-
-    def pop(self, tp: Any, *default: Any) -> Any:
-        self._held.pop(tp, None)
-        return super().pop(tp, *default)
-
-    def __missing__(self, tp: Any) -> None:
-        return None  # Faust's own is a defaultdict(lambda: None)
-
-    def __setitem__(self, tp: Any, offset: Any) -> None:
-        held = self._held.get(tp)
-        if held is not None and offset is not None and offset > held:
-            return  # a record of the stale batch beyond the rewind: keep the rewind
-        self._held.pop(tp, None)
-        super().__setitem__(tp, offset)
+async def _rewind_stalled(app: faust.App) -> None:
+    if app.rebalancing or not app.flow_control.is_active():
+        return  # Faust seeks to the committed offsets itself when the rebalance ends
+    await rewind_stalled(app.consumer, compacted=_COMPACTED)
 
 
 def faust_topic(app: faust.App, spec: TopicSpec) -> faust.TopicT:
