@@ -87,6 +87,11 @@ class FileKeyStore:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(directory, 0o700)
+        # Decoded key sets, valid while no key file changed (name, mtime, size): a grant
+        # follower catching up opens thousands of grants, and parsing every owner's file
+        # for each one made a restart's catch-up take minutes (issue 18).
+        self._cache: tuple[tuple[tuple[str, int, int], ...], dict[str, list[KeySet]]] | None
+        self._cache = None
 
     def active(self, owner: str) -> KeySet:
         sets = [s for s in self.key_sets(owner) if s.status == "active"]
@@ -102,14 +107,25 @@ class FileKeyStore:
         raise SealError("unknown-kem-key", f"no private key {kem_key_id} (retired or never held)")
 
     def key_sets(self, owner: str) -> list[KeySet]:
-        path = self._path(owner)
-        if not path.exists():
-            return []
-        return [_decode(owner, item) for item in json.loads(path.read_text())]
+        return list(self._all().get(owner, []))
 
     def owners(self) -> list[str]:
-        return sorted(json.loads(p.read_text())[0]["owner"] for p in self.directory.glob("*.json")
-                      if json.loads(p.read_text()))
+        return sorted(owner for owner, sets in self._all().items() if sets)
+
+    def _all(self) -> dict[str, list[KeySet]]:
+        """Every owner's key sets, read again only when a key file changed."""
+        paths = sorted(self.directory.glob("*.json"))
+        state = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+        if self._cache is not None and self._cache[0] == state:
+            return self._cache[1]
+        sets: dict[str, list[KeySet]] = {}
+        for path in paths:
+            items = json.loads(path.read_text())
+            if items:
+                owner = items[0]["owner"]
+                sets[owner] = [_decode(owner, item) for item in items]
+        self._cache = (state, sets)
+        return sets
 
     def rotate(self, owner: str, algorithm: KemAlgorithm = KemAlgorithm.MLKEM768_X25519
                ) -> KeySet:
@@ -138,6 +154,7 @@ class FileKeyStore:
             file.write(text)
         os.chmod(temporary, 0o600)
         os.replace(temporary, self._path(owner))
+        self._cache = None  # a rewrite within one mtime tick must not keep the old sets
 
 
 def _encode(key_set: KeySet) -> dict[str, str]:

@@ -60,3 +60,17 @@ def test_rotation_keeps_in_flight_grants_openable_until_retired(tmp_path: Path) 
     binding = Binding("e", "t", referral, referral)
     assert open_view(seal_views(binding, {"v": (b"x", [fresh])}), binding, "v", "org:a",
                      ring) == b"x"
+
+
+def test_a_key_retired_by_another_process_is_gone_for_a_running_one(tmp_path: Path) -> None:
+    """The running service caches decoded keys; a change of the files by the operator's
+    command (another FileKeyStore on the same folder) must end that cache."""
+    running = FileKeyStore(tmp_path / "keys")
+    first = running.rotate("service:intake")
+    assert running.kem_by_id(first.kem.key_id) == first.kem  # now cached
+    operator = FileKeyStore(tmp_path / "keys")
+    second = operator.rotate("service:intake")
+    operator.retire("service:intake", first.kem.key_id)
+    with pytest.raises(SealError):
+        running.kem_by_id(first.kem.key_id)
+    assert running.active("service:intake").kem.key_id == second.kem.key_id
