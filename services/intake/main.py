@@ -55,9 +55,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         migrate(engine)
         stop = threading.Event()
-        threads = _background_workers(engine, connect, kafka, app.state.ports, stop,
+        projector = Projector(engine, connect, kafka, grants=app.state.ports.grants)
+        threads = _background_workers(engine, connect, app.state.ports, projector, stop,
                                       timedelta(hours=intake.capacity_stale_after_hours))
-        watch = watchdog(engine, intake, app.state.ports.vault)
+        watch = watchdog(engine, intake, app.state.ports.vault,
+                         view_current_since=projector.view_current_since)
         threads.append(threading.Thread(target=watch.run, args=(stop,), name="watchdog",
                                         daemon=True))
         if background:
@@ -121,11 +123,10 @@ def build_ports(*, intake: IntakeSettings, kafka: KafkaSettings,
 
 
 def _background_workers(
-    engine: Engine, connect: Callable[[], EventPublisher], kafka: KafkaSettings, ports: Ports,
+    engine: Engine, connect: Callable[[], EventPublisher], ports: Ports, projector: Projector,
     stop: threading.Event, stale_after: timedelta,
 ) -> list[threading.Thread]:
     relay = OutboxRelay(engine, connect)
-    projector = Projector(engine, connect, kafka, grants=ports.grants)
     return [
         threading.Thread(target=relay.run, args=(stop,), name="outbox-relay", daemon=True),
         threading.Thread(target=projector.run, args=(stop,), name="projector", daemon=True),
@@ -134,11 +135,13 @@ def _background_workers(
     ]
 
 
-def watchdog(engine: Engine, intake: IntakeSettings, vault: Vault) -> Watchdog:
+def watchdog(engine: Engine, intake: IntakeSettings, vault: Vault, *,
+             view_current_since: Callable[[], datetime | None]) -> Watchdog:
     """The watch that nothing stays stuck silently, with the configured periods."""
     policy = WatchPolicy(silent_after=timedelta(seconds=intake.watch_silent_after_s),
                          alert_after=timedelta(seconds=intake.watch_alert_after_s))
-    return Watchdog(engine, policy, vault=vault, interval_s=intake.watch_interval_s)
+    return Watchdog(engine, policy, vault=vault, interval_s=intake.watch_interval_s,
+                    view_current_since=view_current_since)
 
 
 def _retention(engine: Engine, ports: Ports, stop: threading.Event,

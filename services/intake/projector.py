@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaConsumer
@@ -43,6 +44,13 @@ class Projector:
         self._connect = connect
         self._kafka = kafka
         self._grants = grants
+        self.current_since: datetime | None = None
+
+    def view_current_since(self) -> datetime | None:
+        """Since when this projector has read everything published to its partitions
+        (None while it catches up after a start or a reconnect): intake's watch counts
+        silence from there, so its own lag is not taken for matching's."""
+        return self.current_since
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set; reconnects on broker errors."""
@@ -60,6 +68,7 @@ class Projector:
             group_id=self._group_id, enable_auto_commit=False, auto_offset_reset="earliest",
             client_id="haven-intake-projector",
         )
+        self.current_since = None
         try:
             while not stop.is_set():
                 batches = consumer.poll(timeout_ms=500, max_records=200)
@@ -67,6 +76,9 @@ class Projector:
                     records = [record for batch in batches.values() for record in batch]
                     self._apply(records, publisher)
                     consumer.commit()
+                if self.current_since is None and _read_to_the_end(consumer):
+                    self.current_since = datetime.now(UTC)
+                    log.info("projection caught up")
         finally:
             consumer.close()
             publisher.close()
@@ -104,3 +116,12 @@ class Projector:
             session.flush()  # the database's refusals surface here, before any letter goes
             publisher.flush()
             session.commit()
+
+
+def _read_to_the_end(consumer: KafkaConsumer) -> bool:
+    """Every assigned partition read up to its end offset (none assigned yet: not so)."""
+    assigned = consumer.assignment()
+    if not assigned:
+        return False
+    ends = consumer.end_offsets(list(assigned))
+    return all(consumer.position(tp) >= end for tp, end in ends.items())

@@ -59,18 +59,28 @@ class Action:
     since: datetime
 
 
-def about_submission(submission: Submission, *, now: datetime,
-                     policy: WatchPolicy) -> Action | None:
-    """Send again once after `silent_after`; alert once `alert_after` after that."""
+def about_submission(submission: Submission, *, now: datetime, policy: WatchPolicy,
+                     view_since: datetime | None = None) -> Action | None:
+    """Send again once after `silent_after`; alert once `alert_after` after that.
+
+    Silence counts only while intake's view is current (`view_since`: since when its
+    projection has read everything matching published). After an intake restart the
+    projection catches up first, and a status it has not read yet is not silence:
+    judging by it sent 210 of 249 submissions again in a kill loop (issue 18).
+    """
     if submission.answered or submission.alerted:
         return None
     if submission.resent_at is None:
-        if now - submission.submitted_at < policy.silent_after:
+        if now - _later(submission.submitted_at, view_since) < policy.silent_after:
             return None
         return Action(submission.referral_id, "resend", "matching", submission.submitted_at)
-    if now - submission.resent_at < policy.alert_after:
+    if now - _later(submission.resent_at, view_since) < policy.alert_after:
         return None
     return Action(submission.referral_id, "alert", "matching", submission.submitted_at)
+
+
+def _later(moment: datetime, view_since: datetime | None) -> datetime:
+    return moment if view_since is None else max(moment, view_since)
 
 
 def about_placement(placement: Placement, *, now: datetime,

@@ -27,13 +27,18 @@ from services.intake.watch.rules import (
 
 log = logging.getLogger("haven.intake.watch")
 PLACEMENT_LOOK_BACK = timedelta(days=2)  # placements older than this were settled long ago
+ALWAYS = datetime.min.replace(tzinfo=UTC)  # a view that was never behind
 
 
 class Watchdog:
     """Re-sends submissions matching did not answer, and alerts what stays stuck."""
 
     def __init__(self, engine: Engine, policy: WatchPolicy, *, vault: Vault, interval_s: float,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 view_current_since: Callable[[], datetime | None] = lambda: ALWAYS) -> None:
+        """`view_current_since` is the projector's: since when intake has read everything
+        matching published, None while it catches up (then no round runs)."""
+        self._view_current_since = view_current_since
         self._engine = engine
         self._vault = vault
         self._policy = policy
@@ -50,12 +55,16 @@ class Watchdog:
 
     def watch_once(self) -> list[Action]:
         """One round: decide about every candidate, then carry out each decision."""
+        view_since = self._view_current_since()
+        if view_since is None:
+            return []  # what intake has not read yet is not silence
         now = self._clock()
         look_back = max(PLACEMENT_LOOK_BACK, 2 * (self._policy.silent_after
                                                   + self._policy.alert_after))
         with Session(self._engine) as session:
             actions = [a for s in store.submissions(session)
-                       if (a := about_submission(s, now=now, policy=self._policy))]
+                       if (a := about_submission(s, now=now, policy=self._policy,
+                                                 view_since=view_since))]
             actions += [a for p in store.placements(session, vault=self._vault, now=now,
                                                         look_back=look_back)
                         if (a := about_placement(p, now=now, policy=self._policy))]

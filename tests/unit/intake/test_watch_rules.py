@@ -82,3 +82,26 @@ def test_sent_again_at_most_once_and_only_before_an_alert(
     elif action is not None:
         assert action.step == ("alert" if resent else "resend")
         assert seconds >= (180 if resent else 60)
+
+
+def test_silence_counts_only_from_when_intakes_view_became_current() -> None:
+    """After an intake restart its projection catches up first: a submission from before
+    is not sent again until `silent_after` has passed with the view current (issue 18)."""
+    caught_up = T0 + timedelta(minutes=5)
+    just_after = caught_up + timedelta(seconds=30)
+    assert about_submission(_submission(), now=just_after, policy=POLICY,
+                            view_since=caught_up) is None
+    assert about_submission(_submission(), now=just_after, policy=POLICY) is not None
+    resend = about_submission(_submission(), now=caught_up + timedelta(seconds=60),
+                              policy=POLICY, view_since=caught_up)
+    assert resend is not None and resend.step == "resend" and resend.since == T0
+
+
+def test_an_alert_waits_for_the_view_too() -> None:
+    resent = _submission(resent_at=T0 + timedelta(seconds=60))
+    caught_up = T0 + timedelta(minutes=10)
+    assert about_submission(resent, now=caught_up + timedelta(seconds=119), policy=POLICY,
+                            view_since=caught_up) is None
+    alert = about_submission(resent, now=caught_up + timedelta(seconds=120), policy=POLICY,
+                             view_since=caught_up)
+    assert alert is not None and alert.step == "alert"
