@@ -6,6 +6,11 @@ import dataclasses
 import os
 from collections.abc import Iterator
 
+# Before any test imports intake: argon2's cheapest parameters (services/intake/auth.py);
+# the processes tests start inherit it. tests/security/test_password_hashing.py checks
+# the real parameters and that production refuses this.
+os.environ.setdefault("HAVEN_TEST_CHEAP_PASSWORD_HASHING", "1")
+
 import pytest
 
 from deploy.local import postgres

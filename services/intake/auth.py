@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -11,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pyotp
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.intake.models import Role
+from shared.settings import RuntimeSettings
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 _ALGORITHM = "HS256"
@@ -22,7 +24,22 @@ _ALGORITHM = "HS256"
 # ("page-session", renewed for up to 10 hours) never opens the API, and an API token
 # never opens the pages (pages/session.py checks its own type).
 ACCESS_TOKEN = "access"
-_hasher = PasswordHasher()
+# The suite signs in thousands of times; at RFC 9106's parameters (64 MiB, 3 passes,
+# about 0.5 s each on two cores) that alone took minutes of CI. Tests ask for argon2's
+# cheapest parameters with this variable, which production refuses; hashes carry their
+# parameters, so each verifies at the cost it was made with.
+CHEAP_HASHING_FOR_TESTS = "HAVEN_TEST_CHEAP_PASSWORD_HASHING"
+
+
+def _password_hasher() -> PasswordHasher:
+    if os.environ.get(CHEAP_HASHING_FOR_TESTS) != "1":
+        return PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+    if RuntimeSettings().environment == "production":
+        raise RuntimeError(f"{CHEAP_HASHING_FOR_TESTS} is for tests and refused in production")
+    return PasswordHasher.from_parameters(profiles.CHEAPEST)
+
+
+_hasher = _password_hasher()
 # A fixed hash to verify against when the user does not exist, so timing does not tell.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
