@@ -6,6 +6,7 @@ import typer
 
 from deploy.local import broker as local_broker
 from deploy.local import up as local_up
+from services.intake.audit_cli import audit_app
 from services.intake.cli import intake_app
 from services.intake.directory.cli import directory_app
 from shared.crypto.cli import keys_app
@@ -21,6 +22,7 @@ app.add_typer(broker_app, name="broker")
 app.add_typer(keys_app, name="keys")
 app.add_typer(intake_app, name="intake")
 app.add_typer(directory_app, name="directory")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command()

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 
 from services.intake import errors, handlers, hygiene, pages
 from services.intake.api import admin, auth, directory, health, inbox, me, offers, referrals
+from services.intake.audit_chain import link_audit_entries
 from services.intake.db import create_db_engine, migrate
 from services.intake.directory import handlers as directory_handlers
 from services.intake.handlers import Ports
@@ -112,14 +113,20 @@ def _outermost(app: FastAPI, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
 def build_ports(*, intake: IntakeSettings, kafka: KafkaSettings,
                 runtime: RuntimeSettings) -> Ports:
     """The vault and the codec intake writes with (also used by operator commands)."""
+    vault = load_vault(intake=intake, runtime=runtime)
+    # Outbox transactions can roll back after encoding: never reuse a grant across them.
+    codec, sealed, grants = service_codec(INTAKE, source=SOURCE, runtime=runtime, kafka=kafka,
+                                          reuse_grants=False)
+    return Ports(vault=vault, codec=codec, sealed=sealed, grants=grants)
+
+
+def load_vault(*, intake: IntakeSettings, runtime: RuntimeSettings) -> Vault:
+    """The vault over intake's key-encryption key."""
     path = intake.effective_data_key_file(runtime)
     # Production: a missing key-encryption key stops the start; a new one would leave every
     # sealed field unreadable. Only `haven keys init` makes it. Development makes its own.
     kek = load_key(path) if runtime.environment == "production" else load_or_create_key(path)
-    # Outbox transactions can roll back after encoding: never reuse a grant across them.
-    codec, sealed, grants = service_codec(INTAKE, source=SOURCE, runtime=runtime, kafka=kafka,
-                                          reuse_grants=False)
-    return Ports(vault=Vault(kek), codec=codec, sealed=sealed, grants=grants)
+    return Vault(kek)
 
 
 def _background_workers(
@@ -132,6 +139,8 @@ def _background_workers(
         threading.Thread(target=projector.run, args=(stop,), name="projector", daemon=True),
         threading.Thread(target=_retention, args=(engine, ports, stop, stale_after),
                          name="retention", daemon=True),
+        threading.Thread(target=link_audit_entries, args=(engine, ports.vault.audit_key, stop),
+                         name="audit-chain", daemon=True),
     ]
 
 

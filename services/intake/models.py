@@ -163,3 +163,15 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=64, index=True)
     subject_type: str = Field(max_length=32)
     subject_id: uuid.UUID | None = Field(default=None, index=True)
+    # The tamper-evident chain (audit_chain.py); None until the chainer linked the entry.
+    sequence: int | None = Field(default=None, unique=True)
+    previous_hash: str | None = Field(default=None, max_length=64)
+    entry_hash: str | None = Field(default=None, max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The audit chain's last link (one row): a cut-off tail no longer reaches it."""
+
+    id: int = Field(primary_key=True)
+    sequence: int = 0
+    last_hash: str = Field(max_length=64)

@@ -15,7 +15,9 @@ import uuid
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Column, LargeBinary
 from sqlmodel import Field, Session, SQLModel
 
@@ -55,6 +57,10 @@ class Vault:
 
     def __init__(self, kek: bytes) -> None:
         self._kek = AESGCM(kek)
+        # The audit chain's HMAC key (audit_chain.py), derived so that it needs no key file
+        # of its own and is as well kept as the key-encryption key itself.
+        self.audit_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                              info=b"haven-intake-audit-chain|v1").derive(kek)
 
     def seal(self, session: Session, referral_id: uuid.UUID, purpose: str, data: bytes) -> bytes:
         """Encrypt `data` under the referral's key, creating that key on first use."""
