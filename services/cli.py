@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from deploy.local import broker as local_broker
-from deploy.local import up as local_up
 from services.intake.audit_cli import audit_app
 from services.intake.cli import intake_app
 from services.intake.directory.cli import directory_app
@@ -28,6 +27,10 @@ app.add_typer(audit_app, name="audit")
 @app.command()
 def up() -> None:
     """Start broker, topics and the three services; Ctrl-C stops them."""
+    # Imported here: the demo (its outbox needs aiosmtpd) is a development extra, and a
+    # production install (`pip install .`) must still run every other command.
+    from deploy.local import up as local_up
+
     raise typer.Exit(local_up.run())
 
 

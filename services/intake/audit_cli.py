@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import typer
-from sqlmodel import Session
 
-from services.intake.audit_chain import link_once, verify
-from services.intake.db import create_db_engine
-from services.intake.main import load_vault
 from shared.settings import IntakeSettings, RuntimeSettings
 
 audit_app = typer.Typer(help="The audit trail: check that no entry was edited, deleted or "
@@ -19,6 +15,13 @@ def verify_trail(link_first: bool = typer.Option(
         False, help="link entries not yet in the chain first (as intake would within seconds)",
 )) -> None:
     """Walk the whole chain; name the first entry that does not hold."""
+    # Imported here: `haven --help` should not load intake's whole app.
+    from sqlmodel import Session
+
+    from services.intake.audit_chain import link_once, verify
+    from services.intake.db import create_db_engine
+    from services.intake.main import load_vault
+
     runtime, intake = RuntimeSettings(), IntakeSettings()
     key = load_vault(intake=intake, runtime=runtime).audit_key
     engine = create_db_engine(intake.effective_database_url(runtime))
