@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from deploy.local import broker as local_broker
+from services.dead_letters_cli import dlq_app
 from services.intake.audit_cli import audit_app
 from services.intake.cli import intake_app
 from services.intake.directory.cli import directory_app
@@ -22,6 +23,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(intake_app, name="intake")
 app.add_typer(directory_app, name="directory")
 app.add_typer(audit_app, name="audit")
+app.add_typer(dlq_app, name="dlq")
 
 
 @app.command()

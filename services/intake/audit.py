@@ -43,6 +43,7 @@ class Action(StrEnum):
     SIGN_IN_SUCCEEDED = "sign_in.succeeded"
     SIGN_IN_FAILED = "sign_in.failed"
     SIGN_IN_LOCKED = "sign_in.locked"
+    DEAD_LETTER_REPLAYED = "operator.dead_letter_replayed"
 
 
 class Subject(StrEnum):
@@ -54,6 +55,7 @@ class Subject(StrEnum):
     ORGANIZATION = "organization"
     USER = "user"
     API_KEY = "api_key"
+    DEAD_LETTER = "dead_letter"  # id: uuid5 of its topic:partition:offset
 
 
 def audit(session: Session, principal: Principal | None, action: Action,
