@@ -15,6 +15,7 @@ from services.intake.audit import Action, Subject, audit
 from services.intake.auth import Principal
 from services.intake.inbox import projection as inbox
 from services.intake.models import ConsentRecord, IdempotencyRecord, Referral, TimelineEntry
+from services.intake.offers import erasure as offers
 from services.intake.outbox import enqueue
 from services.intake.schemas import ConsentChange, ReferralCreate, ScopeConsent
 from services.intake.vault import Vault
@@ -183,6 +184,7 @@ def erase_referral(
     terms_store.forget(session, referral)
     consent_terms.forget_all(session, referral.id)
     inbox.forget_referral(session, referral.id)  # no message may outlive the referral
+    withdrawn = offers.withdraw_for_erasure(session, referral.id, now)
     referral.erased_at = now
     referral.status = "erased"
     referral.updated_at = now
@@ -191,6 +193,9 @@ def erase_referral(
                                                         erased_at=now))
     session.add(TimelineEntry(event_id=event_id, referral_id=referral.id, at=now,
                               kind="erased", detail=reason))
+    if withdrawn:
+        session.add(TimelineEntry(event_id=f"{event_id}/offers", referral_id=referral.id,
+                                  at=now, kind="erasure:offers_withdrawn", detail=str(withdrawn)))
     audit(session, principal, Action.REFERRAL_ERASED, Subject.REFERRAL, referral.id, now)
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared import topics
 from shared.events.base import Event, register
@@ -105,6 +105,38 @@ class OfferClosed(Event):
     outcome: Literal["accepted", "declined", "expired", "withdrawn"]
     reason: str = Field(default="", max_length=64, pattern=r"^[a-z0-9_]*$")
     closed_at: datetime
+
+    def key(self) -> str:
+        return str(self.referral_id)
+
+
+class WithdrawnOffer(BaseModel):
+    """An offer an erasure ended: ids only, so every reader can act on it without keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    offer_id: UUID
+    organization_id: UUID
+    service_id: UUID
+
+
+@register
+class ErasureApplied(Event):
+    """Matching applied an erasure: the offers it withdrew and the holds it released.
+
+    Signed, not sealed: it is decided after the referral's keys are gone, so a sealed
+    OfferClosed would only be dead-lettered as `erased` by intake and the notifier (and
+    sealing it would mint new grants for an erased referral). It carries what the broker
+    already sees on every sealed offer (referral, organization and service ids), no more.
+    """
+
+    event_type: ClassVar[str] = "org.haven.referral.erasure_applied.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.REFERRAL_OFFERS
+
+    referral_id: UUID
+    withdrawn: list[WithdrawnOffer] = Field(default_factory=list, max_length=200)
+    released_holds: int = Field(default=0, ge=0)
+    applied_at: datetime
 
     def key(self) -> str:
         return str(self.referral_id)

@@ -38,6 +38,7 @@ class Member:
 class Intake:
     client: TestClient
     members: dict[str, Member]
+    runtime: RuntimeSettings | None = None  # its var dir: other services' keys live there too
 
     def sign_in(self, member: Member) -> Member:
         answer = self.client.post("/api/v1/auth/token",
@@ -76,7 +77,7 @@ def running_intake(
                 "admin": add_member(session, "admin", Role.NETWORK_ADMIN),
             }
             session.commit()
-        intake = Intake(client, members)
+        intake = Intake(client, members, runtime)
         for member in members.values():
             intake.sign_in(member)
         yield intake
