@@ -13,6 +13,7 @@ from services.intake import consent as consent_rules
 from services.intake import consent_terms, terms_store
 from services.intake.audit import Action, Subject, audit
 from services.intake.auth import Principal
+from services.intake.directory import regions
 from services.intake.inbox import projection as inbox
 from services.intake.models import ConsentRecord, IdempotencyRecord, Referral, TimelineEntry
 from services.intake.offers import erasure as offers
@@ -63,6 +64,9 @@ def submit_referral(
         if earlier is not None:
             return earlier, False
     decisions = consent_rules.check_release(request.consent, now=now, contact=request.contact)
+    position = regions.position_for_distance(
+        session=session, region=request.location.region,
+        max_distance_km=request.location.max_distance_km)
     referral = Referral(
         organization_id=principal.organization_id, submitted_by=principal.subject,
         urgency=request.urgency.value, sealed_profile=b"", created_at=now, updated_at=now,
@@ -91,7 +95,7 @@ def submit_referral(
                                       referral_id=referral.id))
     event_id = announce(session, ports, ReferralSubmitted(
         referral_id=referral.id, outreach_organization_id=principal.organization_id,
-        submitted_at=now, profile=_matching_profile(request),
+        submitted_at=now, profile=_matching_profile(request, position=position),
         consents=[ConsentGrant(scope=ConsentScope(d.scope), granted=d.granted,
                                expires_at=d.expires_at) for d in decisions],
     ))
@@ -278,7 +282,9 @@ def _idempotent_replay(
     return session.get(Referral, earlier.referral_id)
 
 
-def _matching_profile(request: ReferralCreate) -> MatchingProfile:
+def _matching_profile(request: ReferralCreate, *,
+                      position: tuple[float, float] | None) -> MatchingProfile:
+    """What matching may know; `position` is the region's coarse centroid, never an address."""
     facts = request.eligibility
     low, high = ((facts.age, facts.age) if facts.age is not None
                  else (facts.age_range.min, facts.age_range.max))  # type: ignore[union-attr]
@@ -288,6 +294,8 @@ def _matching_profile(request: ReferralCreate) -> MatchingProfile:
         dependents=facts.dependents, exploitation_types=facts.exploitation_types,
         region=request.location.region, max_distance_km=request.location.max_distance_km,
         avoid_regions=request.location.avoid_regions,
+        approximate_latitude=position[0] if position else None,
+        approximate_longitude=position[1] if position else None,
         immigration_status=facts.immigration_status, substance_use=facts.substance_use,
         pets=facts.pets, accessibility=facts.accessibility,
     )

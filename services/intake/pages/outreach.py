@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from services.intake import contact_terms, handlers
 from services.intake.consent import ConsentProblem
+from services.intake.directory.regions import RegionProblem
 from services.intake.handlers import Conflict, NotFound
 from services.intake.models import Role
 from services.intake.offers import handlers as offers
@@ -76,7 +77,7 @@ async def submit(request: Request, viewer: Outreach) -> Response:
 
     try:
         referral_id = await run_in_threadpool(store)
-    except ConsentProblem as problem:
+    except (ConsentProblem, RegionProblem) as problem:
         return _form(request, viewer, fields, {referral_form.field_of(problem.field): str(problem)},
                      status_code=422)
     except Conflict as conflict:
