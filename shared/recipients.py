@@ -65,7 +65,8 @@ _PRODUCERS: dict[str, str] = {
         "org.haven.matching.deadline_reached.v1"), MATCHING),
     **dict.fromkeys((
         "org.haven.notification.retry_scheduled.v1", "org.haven.notification.alert_raised.v1",
-        "org.haven.notification.inbox_posted.v1", "org.haven.notification.delivered.v1"),
+        "org.haven.notification.inbox_posted.v1", "org.haven.notification.delivered.v1",
+        "org.haven.notification.delivered.v2"),
         NOTIFIER),
 }
 

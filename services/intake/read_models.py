@@ -47,7 +47,7 @@ def describe(envelope: Envelope) -> tuple[str, str, datetime] | None:
         return f"alert:stalled:{event.status.value}", f"since {event.since:%Y-%m-%d %H:%M}", \
             event.alerted_at
     if isinstance(event, NotificationDelivered):
-        return f"notification:{event.outcome}", event.channel, event.at
+        return f"notification:{event.audience}:{event.outcome}", event.channel, event.at
     return None
 
 

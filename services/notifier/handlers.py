@@ -13,7 +13,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from services.notifier import delivery_log as log
 from services.notifier.delivery import Deliverer
@@ -240,9 +240,15 @@ class Handlers:
             row = log.get(self.engine, notification_id)
             await self.deliverer.publish([NotificationDelivered(
                 notification_id=notification_id, referral_id=referral,
+                audience=_audience(row.audience if row else "survivor"),
                 channel=row.channel if row else "sms",
                 outcome="cancelled", at=self.deliverer.clock())])
             log.mark_announced(self.engine, notification_id)
+
+
+def _audience(stored: str) -> Literal["provider", "outreach", "survivor", "unknown"]:
+    """The delivery log keeps the audience as text; anything else is reported as unknown."""
+    return stored if stored in ("provider", "outreach", "survivor") else "unknown"  # type: ignore[return-value]
 
 
 def _aware(at: datetime | None) -> datetime | None:

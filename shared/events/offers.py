@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import topics
-from shared.events.base import Event, register
+from shared.events.base import Event, register, register_upcaster
 from shared.events.vocabulary import DeclineReason, PersonDeclineReason
 
 
@@ -144,14 +144,23 @@ class ErasureApplied(Event):
 
 @register
 class NotificationDelivered(Event):
-    event_type: ClassVar[str] = "org.haven.notification.delivered.v1"
+    """What became of one notification, and who it was for (v2: `audience`, so a timeline
+    never calls a message to staff a message to the person)."""
+
+    event_type: ClassVar[str] = "org.haven.notification.delivered.v2"
     topic: ClassVar[topics.TopicSpec] = topics.NOTIFICATION_DELIVERIES
 
     notification_id: str = Field(min_length=8, max_length=128)
     referral_id: UUID | None = None
+    # "unknown" only for v1 records, written before the audience was told.
+    audience: Literal["provider", "outreach", "survivor", "unknown"] = "unknown"
     channel: Literal["webhook", "email", "sms", "inbox"]
     outcome: Literal["delivered", "held", "cancelled", "failed"]
     at: datetime
 
     def key(self) -> str:
         return self.notification_id
+
+
+register_upcaster("org.haven.notification.delivered.v1", NotificationDelivered.event_type,
+                  lambda payload: {**payload, "audience": "unknown"})
