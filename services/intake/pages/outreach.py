@@ -98,7 +98,12 @@ async def live(request: Request, viewer: Outreach) -> StreamingResponse:
 
 @router.get("/referrals/{referral_id}")
 def referral_page(referral_id: str, request: Request, viewer: Outreach) -> Response:
-    wanted = parse_id(referral_id, "referral")
+    return _referral(request, viewer, parse_id(referral_id, "referral"))
+
+
+def _referral(request: Request, viewer: PageSession, wanted: uuid.UUID, *,
+              errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    """The referral page; with `errors`, a form on it was refused and says why in place."""
     # Kept loaded after the commit that puts this access on record, for the template.
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         try:
@@ -107,7 +112,8 @@ def referral_page(referral_id: str, request: Request, viewer: Outreach) -> Respo
         except NotFound as missing:
             raise PageError(404, str(missing)) from missing
         session.commit()
-    return render(request, "outreach/referral.html", detail, viewer=viewer)
+    return render(request, "outreach/referral.html", {**detail, "errors": errors or {}},
+                  viewer=viewer, status_code=status_code)
 
 
 async def _with_the_person(request: Request, viewer: PageSession, referral_id: str
@@ -155,8 +161,10 @@ async def contact_terms_form(referral_id: str, request: Request, viewer: Outreac
 async def erase(referral_id: str, request: Request, viewer: Outreach) -> Response:
     """Erase the person's data everywhere, once the worker confirmed it."""
     wanted, fields = await _with_the_person(request, viewer, referral_id)
-    if "confirm" not in fields:
-        raise PageError(422, key="confirm_erasure")
+    if "confirm" not in fields:  # said on the referral page itself, by the box to tick
+        return await run_in_threadpool(
+            _referral, request, viewer, wanted, status_code=422,
+            errors={"confirm": "confirm_erasure"})  # a key of templates/messages.html
 
     def shred(session: Session, now: datetime) -> None:
         referral = handlers.own_referral(session, viewer.principal, wanted)
