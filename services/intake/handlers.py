@@ -64,6 +64,9 @@ def submit_referral(
         if earlier is not None:
             return earlier, False
     decisions = consent_rules.check_release(request.consent, now=now, contact=request.contact)
+    region = regions.canonical_region(session=session, region=request.location.region)
+    request = request.model_copy(update={
+        "location": request.location.model_copy(update={"region": region})})
     position = regions.position_for_distance(
         session=session, region=request.location.region,
         max_distance_km=request.location.max_distance_km)

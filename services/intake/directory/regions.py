@@ -46,6 +46,29 @@ def network_regions(*, session: Session) -> dict[str, tuple[float, float]]:
     return {region: point for region, point in sorted(found.items()) if point is not None}
 
 
+def region_names(*, session: Session) -> list[str]:
+    """The network's regions: every region the directory has a location in."""
+    return sorted(set(session.exec(select(Location.region).distinct())))
+
+
+def canonical_region(*, session: Session, region: str) -> str:
+    """The network's own code for the region given (any case), or RegionProblem.
+
+    A free-text region ("Amsterdam" where the network says "noord-holland") never scored
+    "same region" and silently weakened the ranking (issue 19, defect 7). A network whose
+    directory has no location yet has nothing to check against: the region is kept as given.
+    """
+    known = region_names(session=session)
+    if not known:
+        return region
+    found = {name.lower(): name for name in known}.get(region.strip().lower())
+    if found is None:
+        raise RegionProblem("location.region",
+                            "This is not one of the network's regions, so no provider "
+                            f"would count as near. Pick one of: {', '.join(known)}.")
+    return found
+
+
 def position_for_distance(*, session: Session, region: str,
                           max_distance_km: int | None) -> tuple[float, float] | None:
     """The coarse position matching measures a distance limit from; None without a limit.

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from services.intake import contact_terms, handlers
 from services.intake.consent import ConsentProblem
+from services.intake.directory import regions
 from services.intake.directory.regions import RegionProblem
 from services.intake.handlers import Conflict, NotFound
 from services.intake.models import Role
@@ -51,7 +52,9 @@ def new_referral(request: Request, viewer: Outreach) -> Response:
 
 def _form(request: Request, viewer: PageSession, values: referral_form.Fields,
           errors: dict[str, str], status_code: int = 200) -> Response:
-    context = {"values": values, "errors": errors,
+    with Session(request.app.state.engine) as session:
+        network_regions = regions.region_names(session=session)
+    context = {"values": values, "errors": errors, "regions": network_regions,
                "idempotency_key": referral_form.one(values, "idempotency_key")
                or uuid.uuid4().hex}
     return render(request, "outreach/new.html", context, viewer=viewer, status_code=status_code)
