@@ -76,6 +76,8 @@ def network(kafka_broker: KafkaSettings,
             process = ServiceProcess(module, log_file=var / f"{module}.log", env={**env, **extra})
             processes.append(process)
             process.wait_for_log("Worker ready", timeout_s=120)
+        for process in processes:  # a shared broker's long key topic takes a while to read
+            process.wait_for_log("grants caught up", timeout_s=240)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                  args=["--no-sandbox"])
