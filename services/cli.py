@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from importlib import metadata
+from typing import Annotated
+
 import typer
 
 from deploy.local import broker as local_broker
 from services.dead_letters_cli import dlq_app
 from services.intake.audit_cli import audit_app
-from services.intake.cli import intake_app
+from services.intake.cli import api_keys_app, intake_app
 from services.intake.directory.cli import directory_app
 from shared.crypto.cli import keys_app
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings
 from shared.topics import CATALOG
 
-app = typer.Typer(help="Haven: referral network operations.", no_args_is_help=True)
+app = typer.Typer(help="Haven: referral network operations.", rich_markup_mode=None,
+                  add_completion=False)
 topics_app = typer.Typer(help="Kafka topics, as declared in shared/topics.py.")
 broker_app = typer.Typer(help="The local single-node Kafka broker (development, tests, demo).")
 app.add_typer(topics_app, name="topics")
@@ -24,6 +28,33 @@ app.add_typer(intake_app, name="intake")
 app.add_typer(directory_app, name="directory")
 app.add_typer(audit_app, name="audit")
 app.add_typer(dlq_app, name="dlq")
+
+
+def _help_when_alone(ctx: typer.Context) -> None:
+    """A group named without a command shows its help and succeeds (asking is not an error)."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
+
+
+for _group in (topics_app, broker_app, keys_app, intake_app, directory_app, api_keys_app,
+               audit_app, dlq_app):
+    _group.callback(invoke_without_command=True)(_help_when_alone)
+    _group.rich_markup_mode = None  # plain help: `--password-file FILE`, not `<str>` boxes
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"haven {metadata.version('haven')}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def main(ctx: typer.Context, version: Annotated[bool, typer.Option(
+        "--version", help="Print Haven's version and exit.", is_eager=True,
+        callback=_print_version)] = False) -> None:
+    """Haven: referral network operations."""
+    _help_when_alone(ctx)
 
 
 @app.command()

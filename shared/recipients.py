@@ -58,13 +58,15 @@ _PRODUCERS: dict[str, str] = {
     **dict.fromkeys((
         "org.haven.referral.status_changed.v1", "org.haven.referral.stalled.v1",
         "org.haven.referral.offer_made.v1", "org.haven.referral.offer_closed.v1",
-        "org.haven.capacity.hold_requested.v1", "org.haven.capacity.hold_released.v1",
+        "org.haven.referral.erasure_applied.v1", "org.haven.capacity.hold_requested.v1",
+        "org.haven.capacity.hold_released.v1",
         "org.haven.capacity.placement_confirmed.v1", "org.haven.capacity.observed.v1",
         "org.haven.matching.hold_decided.v1", "org.haven.matching.offer_timed_out.v1",
         "org.haven.matching.deadline_reached.v1"), MATCHING),
     **dict.fromkeys((
         "org.haven.notification.retry_scheduled.v1", "org.haven.notification.alert_raised.v1",
-        "org.haven.notification.inbox_posted.v1", "org.haven.notification.delivered.v1"),
+        "org.haven.notification.inbox_posted.v1", "org.haven.notification.delivered.v1",
+        "org.haven.notification.delivered.v2"),
         NOTIFIER),
 }
 

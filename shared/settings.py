@@ -53,22 +53,46 @@ class KafkaSettings(SafeSettings):
 
     model_config = SettingsConfigDict(env_prefix="HAVEN_KAFKA_", extra="ignore")
 
-    bootstrap_servers: str = "127.0.0.1:9092"
+    # The local broker's address (deploy/local/broker.py reads the same two variables).
+    # Unset, the bootstrap servers follow them, so HAVEN_KAFKA_PORT alone moves every service.
+    host: str = "127.0.0.1"
+    port: int = Field(default=9092, ge=1, le=65535)
+    bootstrap_servers: str = ""
     replication_factor: int = Field(default=1, ge=1)
     request_timeout_ms: int = Field(default=30_000, ge=1_000)
     linger_ms: int = Field(default=5, ge=0)
     # kafka-python is pure Python; bigger batches cut its per-record cost (bench/producer.py).
     batch_size: int = Field(default=256 * 1024, ge=16 * 1024)
 
+    @model_validator(mode="after")
+    def _bootstrap_from_host_and_port(self) -> KafkaSettings:
+        if not self.bootstrap_servers:
+            self.bootstrap_servers = f"{self.host}:{self.port}"
+        return self
 
-class IntakeSettings(SafeSettings):
-    """The HTTP edge: where it listens and what it stores."""
+
+class IntakeAddress(SafeSettings):
+    """Where intake listens (HAVEN_INTAKE_HOST/PORT), for everything that links to it: the
+    notifier's links in e-mails follow it unless a public URL is set."""
+
+    model_config = SettingsConfigDict(env_prefix="HAVEN_INTAKE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @property
+    def url(self) -> str:
+        """The base URL a browser on this machine reaches intake at."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
+
+
+class IntakeSettings(IntakeAddress):
+    """The HTTP edge: where it listens (host, port: IntakeAddress) and what it stores."""
 
     model_config = SettingsConfigDict(env_prefix="HAVEN_INTAKE_", extra="ignore",
                                       populate_by_name=True)
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
     database_url: str = Field(default="", validation_alias="DATABASE_URL")
     # Empty outside production: a random secret is made once under var/keys/ (0600).
     token_secret: SecretStr | None = Field(default=None, min_length=32)
@@ -155,7 +179,8 @@ class NotifierSettings(SafeSettings):
     # The delivery log; SQLite under var/notifier/ unless a PostgreSQL URL is given.
     database_url: str = ""
     subscriptions_file: Path | None = None
-    public_base_url: str = "http://127.0.0.1:8000"
+    # The address in links to intake's pages; unset, intake's own host and port.
+    public_base_url: str = ""
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_sender: str = "notifications@haven.invalid"
@@ -186,6 +211,13 @@ class NotifierSettings(SafeSettings):
         if any(not 0 <= delay <= MAX_RETRY_DELAY_S for delay in delays):
             raise ValueError(f"each retry delay must be 0 to {MAX_RETRY_DELAY_S:.0f} seconds")
         return delays
+
+    @model_validator(mode="after")
+    def _links_follow_intake(self) -> NotifierSettings:
+        if not self.public_base_url:
+            self.public_base_url = IntakeAddress().url
+        self.public_base_url = self.public_base_url.rstrip("/")
+        return self
 
     def effective_database_url(self, runtime: RuntimeSettings) -> str:
         return self.database_url or f"sqlite:///{runtime.var_dir / 'notifier' / 'log.sqlite3'}"

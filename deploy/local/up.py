@@ -69,7 +69,7 @@ def _services(runtime: RuntimeSettings, intake: IntakeSettings) -> list[Service]
         Service("notifier", "services.notifier", ready_log="Worker ready",
                 env=demo_outbox.notifier_environment() if demo else {}),
         Service("intake", "services.intake",
-                ready_url=f"http://{intake.host}:{intake.port}/readyz"),
+                ready_url=f"{intake.url}/readyz"),
     ]
 
 
@@ -216,7 +216,7 @@ def run() -> int:
         _wait_ready(services, runtime)
         outbox = (f"  outbox:      http://127.0.0.1:{demo_outbox.HTTP_PORT}/ (what the notifier "
                   "sent; files in var/outbox/)\n" if runtime.environment != "production" else "")
-        print(f"\nHaven is running.\n  web and API: http://{intake.host}:{intake.port}/docs\n"
+        print(f"\nHaven is running.\n  web and API: {intake.url}/docs\n"
               f"  broker:      {broker.bootstrap}\n  logs:        {runtime.var_dir / 'log'}\n"
               f"  sign in:     {admin_note}\n{outbox}"
               "Press Ctrl-C to stop.")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import secrets
+import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -32,13 +34,28 @@ def migrate_database() -> None:
 
 @intake_app.command("create-admin")
 def create_admin(
-    username: str = "admin",
-    password: Annotated[str | None, typer.Option(
-        help="at least 12 characters; a random one is generated and shown once if omitted",
+    username: Annotated[str, typer.Option(metavar="NAME", help="the admin's sign-in name")
+                        ] = "admin",
+    password_file: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="read the password from the first line of FILE ('-': stdin)",
     )] = None,
+    prompt: Annotated[bool, typer.Option(
+        "--prompt", help="type the password (hidden, asked twice)")] = False,
+    password: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
-    """Create the first network admin, who then onboards organizations and users."""
-    secret = password or secrets.token_urlsafe(12)
+    """Create the first network admin, who then onboards organizations and users.
+
+    Without --password-file or --prompt a random password is made and shown once. A
+    password is never taken on the command line: other users see it in the process
+    list, and it stays in the shell's history.
+    """
+    if password is not None:
+        typer.echo("error: --password is not accepted: a password on the command line is "
+                   "visible to other users and stays in the shell history. Use "
+                   "--password-file FILE, --password-file - (stdin) or --prompt.", err=True)
+        raise typer.Exit(2)
+    given = _given_password(password_file, prompt)
+    secret = given or secrets.token_urlsafe(12)
     if len(secret) < 12:
         typer.echo("error: the password must have at least 12 characters", err=True)
         raise typer.Exit(1)
@@ -51,8 +68,24 @@ def create_admin(
     if not created:
         typer.echo(f"{username} already exists; nothing changed")
         return
-    shown = "the password you gave" if password else secret
+    shown = "the password you gave" if given else secret
     typer.echo(f"admin created: sign in as {username} with {shown}")
+
+
+def _given_password(password_file: Path | None, prompt: bool) -> str | None:
+    """The password from a file, stdin or a hidden prompt; None to generate one."""
+    if password_file is not None:
+        try:
+            text = (sys.stdin.read() if str(password_file) == "-"
+                    else password_file.read_text(encoding="utf-8"))
+        except OSError as error:
+            typer.echo(f"error: cannot read the password file ({error.strerror})", err=True)
+            raise typer.Exit(1) from None
+        lines = text.splitlines()
+        return lines[0] if lines else ""
+    if prompt:
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return None
 
 
 @api_keys_app.command("list")
@@ -68,7 +101,8 @@ def list_keys() -> None:
 
 
 @api_keys_app.command("revoke")
-def revoke_key(key_id: Annotated[str, typer.Argument(help="the id `list` shows")]) -> None:
+def revoke_key(key_id: Annotated[str, typer.Argument(
+        metavar="KEY_ID", help="the id `list` shows")]) -> None:
     """Revoke a key now (on the audit trail, with no actor: an operator at the console)."""
     try:
         wanted = uuid.UUID(key_id)

@@ -14,6 +14,7 @@ from services.intake.accounts import RoleDoesNotFit
 from services.intake.consent import ConsentProblem
 from services.intake.directory.handlers import Forbidden, InvalidDirectoryData
 from services.intake.directory.hsds import DocumentProblem
+from services.intake.directory.regions import RegionProblem
 from services.intake.handlers import Conflict, NotFound
 from services.intake.vault import VaultError
 
@@ -39,7 +40,8 @@ async def _invalid(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _consent(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, ConsentProblem)
+    """A consent or a region that cannot be recorded as given: the field and why."""
+    assert isinstance(error, ConsentProblem | RegionProblem)
     return JSONResponse({"detail": f"{error.field}: {error}",
                          "errors": [{"field": error.field, "message": str(error)}]},
                         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -89,6 +91,7 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(ConsentProblem, _consent)
+    app.add_exception_handler(RegionProblem, _consent)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(Forbidden, _forbidden)

@@ -13,8 +13,10 @@ from services.intake import consent as consent_rules
 from services.intake import consent_terms, terms_store
 from services.intake.audit import Action, Subject, audit
 from services.intake.auth import Principal
+from services.intake.directory import regions
 from services.intake.inbox import projection as inbox
 from services.intake.models import ConsentRecord, IdempotencyRecord, Referral, TimelineEntry
+from services.intake.offers import erasure as offers
 from services.intake.outbox import enqueue
 from services.intake.schemas import ConsentChange, ReferralCreate, ScopeConsent
 from services.intake.vault import Vault
@@ -62,6 +64,12 @@ def submit_referral(
         if earlier is not None:
             return earlier, False
     decisions = consent_rules.check_release(request.consent, now=now, contact=request.contact)
+    region = regions.canonical_region(session=session, region=request.location.region)
+    request = request.model_copy(update={
+        "location": request.location.model_copy(update={"region": region})})
+    position = regions.position_for_distance(
+        session=session, region=request.location.region,
+        max_distance_km=request.location.max_distance_km)
     referral = Referral(
         organization_id=principal.organization_id, submitted_by=principal.subject,
         urgency=request.urgency.value, sealed_profile=b"", created_at=now, updated_at=now,
@@ -90,7 +98,7 @@ def submit_referral(
                                       referral_id=referral.id))
     event_id = announce(session, ports, ReferralSubmitted(
         referral_id=referral.id, outreach_organization_id=principal.organization_id,
-        submitted_at=now, profile=_matching_profile(request),
+        submitted_at=now, profile=_matching_profile(request, position=position),
         consents=[ConsentGrant(scope=ConsentScope(d.scope), granted=d.granted,
                                expires_at=d.expires_at) for d in decisions],
     ))
@@ -183,6 +191,7 @@ def erase_referral(
     terms_store.forget(session, referral)
     consent_terms.forget_all(session, referral.id)
     inbox.forget_referral(session, referral.id)  # no message may outlive the referral
+    withdrawn = offers.withdraw_for_erasure(session, referral.id, now)
     referral.erased_at = now
     referral.status = "erased"
     referral.updated_at = now
@@ -191,6 +200,9 @@ def erase_referral(
                                                         erased_at=now))
     session.add(TimelineEntry(event_id=event_id, referral_id=referral.id, at=now,
                               kind="erased", detail=reason))
+    if withdrawn:
+        session.add(TimelineEntry(event_id=f"{event_id}/offers", referral_id=referral.id,
+                                  at=now, kind="erasure:offers_withdrawn", detail=str(withdrawn)))
     audit(session, principal, Action.REFERRAL_ERASED, Subject.REFERRAL, referral.id, now)
 
 
@@ -273,7 +285,9 @@ def _idempotent_replay(
     return session.get(Referral, earlier.referral_id)
 
 
-def _matching_profile(request: ReferralCreate) -> MatchingProfile:
+def _matching_profile(request: ReferralCreate, *,
+                      position: tuple[float, float] | None) -> MatchingProfile:
+    """What matching may know; `position` is the region's coarse centroid, never an address."""
     facts = request.eligibility
     low, high = ((facts.age, facts.age) if facts.age is not None
                  else (facts.age_range.min, facts.age_range.max))  # type: ignore[union-attr]
@@ -283,6 +297,8 @@ def _matching_profile(request: ReferralCreate) -> MatchingProfile:
         dependents=facts.dependents, exploitation_types=facts.exploitation_types,
         region=request.location.region, max_distance_km=request.location.max_distance_km,
         avoid_regions=request.location.avoid_regions,
+        approximate_latitude=position[0] if position else None,
+        approximate_longitude=position[1] if position else None,
         immigration_status=facts.immigration_status, substance_use=facts.substance_use,
         pets=facts.pets, accessibility=facts.accessibility,
     )

@@ -9,9 +9,11 @@ from sqlmodel import Session, select
 
 from services.intake.inbox import projection as inbox
 from services.intake.models import Referral, TimelineEntry
+from services.intake.offers import erasure as offer_erasure
 from services.intake.offers import handlers as offers
 from services.intake.watch import store as watch
 from shared.events import (
+    ErasureApplied,
     InboxMessagePosted,
     NotificationDelivered,
     OfferClosed,
@@ -38,11 +40,14 @@ def describe(envelope: Envelope) -> tuple[str, str, datetime] | None:
             envelope.attributes.time
     if isinstance(event, OfferClosed):
         return f"offer:{event.outcome}", event.reason or str(event.offer_id), event.closed_at
+    if isinstance(event, ErasureApplied):
+        return "erasure:applied", (f"matching withdrew {len(event.withdrawn)} offer(s) and "
+                                   f"released {event.released_holds} hold(s)"), event.applied_at
     if isinstance(event, ReferralStalled):
         return f"alert:stalled:{event.status.value}", f"since {event.since:%Y-%m-%d %H:%M}", \
             event.alerted_at
     if isinstance(event, NotificationDelivered):
-        return f"notification:{event.outcome}", event.channel, event.at
+        return f"notification:{event.audience}:{event.outcome}", event.channel, event.at
     return None
 
 
@@ -71,6 +76,8 @@ def apply(session: Session, envelope: Envelope) -> bool:
         offers.offer_made(session, envelope.event)
     elif isinstance(envelope.event, OfferClosed):
         offers.offer_closed(session, envelope.event)
+    elif isinstance(envelope.event, ErasureApplied):
+        offer_erasure.erasure_applied(session, envelope.event)
     referral = session.get(Referral, referral_id)
     if isinstance(envelope.event, ReferralStatusChanged) and referral is not None:
         if referral.erased_at is None:

@@ -196,9 +196,9 @@ def create_app(
         event, now = envelope.event, datetime.now(UTC)
         case = case_of(getattr(event, "referral_id", ""))
         if isinstance(event, ReferralErased):
-            if case is not None:
-                await save(case, case.withdraw(ReferralStatus.ERASED, "erased", now,
-                                               envelope.attributes.id), envelope.attributes)
+            if case is None:  # it overtook its submission: keep a closed case meanwhile
+                case = Case.erased_before_opened(event.referral_id, now)
+            await save(case, case.erase(now, envelope.attributes.id), envelope.attributes)
             referral = str(event.referral_id)
             sealed.forget(referral)
             grants.ring.erase(referral)

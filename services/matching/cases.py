@@ -38,6 +38,7 @@ from services.matching.case_model import (
 )
 from services.matching.ranking import Ranking
 from shared.events import (
+    ErasureApplied,
     Event,
     HoldDecided,
     HoldReleased,
@@ -47,6 +48,7 @@ from shared.events import (
     PlacementConfirmed,
     ReferralStalled,
     ReferralStatusChanged,
+    WithdrawnOffer,
 )
 from shared.events.vocabulary import ReferralStatus, ServiceType, Urgency
 
@@ -213,6 +215,39 @@ class Case:
         self.status, self.reason = status, reason
         return [*events, ReferralStatusChanged(referral_id=self.referral_id, status=status,
                                                reason=reason, changed_at=now)]
+
+    @classmethod
+    def erased_before_opened(cls, referral_id: uuid.UUID, now: datetime) -> Case:
+        """The erasure overtook the submission (they travel on different topics): an empty
+        case for `erase` to close, so the submission that arrives later opens nothing."""
+        return cls(referral_id=referral_id, urgency=Urgency.PLANNED, waiting_since=now,
+                   accepts_waitlist=False, status_since=now)
+
+    def erase(self, now: datetime, event_id: str) -> list[Event]:
+        """Erasure: every open offer and hold goes, and what follows is only ids and outcomes.
+
+        The referral's keys are being destroyed, so nothing here is sealed: the holds are
+        released on `capacity.reservations` (plain, as always) and one `ErasureApplied`
+        names the offers withdrawn, which intake and the notifier can act on without keys.
+        """
+        if self._seen(event_id) or (self.closed and self.status is ReferralStatus.ERASED):
+            return []
+        releases: list[Event] = []
+        withdrawn: list[WithdrawnOffer] = []
+        for offer in self.offers.values():
+            if offer.status in HOLDING:
+                if offer.status in {"offered", "accepted"}:
+                    withdrawn.append(WithdrawnOffer(offer_id=offer.offer_id,
+                                                    organization_id=offer.organization_id,
+                                                    service_id=offer.service_id))
+                offer.status = "withdrawn"
+                releases.append(self._release(offer, now, "erased"))
+        self.closed = True
+        if self.status is not ReferralStatus.ERASED:
+            self.status_since = now
+        self.status, self.reason = ReferralStatus.ERASED, "erased"
+        return [*releases, ErasureApplied(referral_id=self.referral_id, withdrawn=withdrawn,
+                                          released_holds=len(releases), applied_at=now)]
 
     def expired_offers(self, now: datetime) -> list[uuid.UUID]:
         """Open offers past their expiry (`on_deadline` moves each one on)."""

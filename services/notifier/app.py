@@ -45,6 +45,7 @@ from shared.events import (
     CapacityConfirmationDue,
     ConsentChanged,
     ContactTermsSet,
+    ErasureApplied,
     Event,
     NotificationRetryScheduled,
     OfferClosed,
@@ -206,6 +207,8 @@ async def _dispatch(handlers: Handlers, envelope: Envelope) -> None:
         await handlers.offer_made(event, cause)
     elif isinstance(event, OfferClosed):
         await handlers.offer_closed(event)
+    elif isinstance(event, ErasureApplied):
+        await handlers.erasure_applied(event)
     elif isinstance(event, ReferralStatusChanged | ReferralStalled):
         await handlers.status_changed(event, cause)
     elif isinstance(event, NotificationRetryScheduled):

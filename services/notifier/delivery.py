@@ -212,7 +212,7 @@ class Deliverer:
     async def _announce(self, plan: PlannedNotification, state: str) -> None:
         await self.publish([NotificationDelivered(
             notification_id=plan.notification_id, referral_id=plan.referral_id,
-            channel=plan.channel, outcome=OUTCOME[state],
+            audience=plan.audience, channel=plan.channel, outcome=OUTCOME[state],
             at=self.clock())])
         log.mark_announced(self.engine, plan.notification_id)
 

@@ -82,6 +82,16 @@ class OutreachToldRow(NotifierTable, table=True):
     cause_id: str = Field(max_length=128)
 
 
+class ErasedRow(NotifierTable, table=True):
+    """A referral that was erased (its id only): an offer or status about it that is read
+    after the erasure plans nothing, whatever topic it came on."""
+
+    __tablename__ = "notifier_erased"
+
+    referral_id: str = Field(primary_key=True, max_length=64)
+    erased_at: datetime
+
+
 def open_log(url: str) -> Engine:
     """Engine for the log; SQLite waits for a lock rather than failing, and syncs each commit."""
     engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
@@ -282,11 +292,32 @@ def remember_told(engine: Engine, row: OutreachToldRow) -> None:
         session.commit()
 
 
-def forget_referral(engine: Engine, referral_id: str) -> None:
-    """Erasure: drop the referral's facts and sealed terms (the delivery rows hold only ids)."""
+def forget_referral(engine: Engine, referral_id: str, *, erased_at: datetime) -> None:
+    """Erasure: drop the referral's facts and sealed terms (the delivery rows hold only ids),
+    and remember that it was erased."""
     with Session(engine) as session:
         for model in (ReferralRow, ContactRow, OutreachToldRow):
             found = session.get(model, referral_id)
             if found is not None:
                 session.delete(found)
+        session.merge(ErasedRow(referral_id=referral_id, erased_at=erased_at))
         session.commit()
+
+
+def erased(engine: Engine, referral_id: str) -> bool:
+    with Session(engine) as session:
+        return session.get(ErasedRow, referral_id) is not None
+
+
+def cancel_waiting(engine: Engine, referral_id: str) -> list[str]:
+    """Erasure: cancel every notification of the referral that has not gone out yet, to
+    anyone (the person, the provider's reminders, the outreach team)."""
+    with Session(engine) as session:
+        rows = list(session.exec(select(Delivery).where(
+            col(Delivery.referral_id) == referral_id,
+            col(Delivery.state).in_(("held", "retrying")))))
+        for row in rows:
+            row.state, row.plan, row.updated_at, row.announced = "cancelled", "", now(), False
+            session.add(row)
+        session.commit()
+        return [row.notification_id for row in rows]

@@ -13,7 +13,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from services.notifier import delivery_log as log
 from services.notifier.delivery import Deliverer
@@ -32,6 +32,7 @@ from shared.events import (
     CapacityConfirmationDue,
     ConsentChanged,
     ContactTermsSet,
+    ErasureApplied,
     NotificationDelivered,
     NotificationRetryScheduled,
     OfferClosed,
@@ -109,9 +110,18 @@ class Handlers:
         await self._announce_cancelled(referral, log.save_terms(self.engine, row, moves))
 
     async def erased(self, event: ReferralErased) -> None:
+        """Nothing about an erased referral goes out any more, to anyone; decided here, from
+        the erasure's id alone, before its keys are gone."""
         referral = str(event.referral_id)
-        await self._cancel_survivor(referral)
-        log.forget_referral(self.engine, referral)
+        await self._announce_cancelled(referral, log.cancel_waiting(self.engine, referral))
+        log.forget_referral(self.engine, referral, erased_at=event.erased_at)
+
+    async def erasure_applied(self, event: ErasureApplied) -> None:
+        """Matching withdrew these offers on erasure: their reminders are cancelled (ids only;
+        on the offers' own topic, so it comes after any offer made before the erasure)."""
+        for offer in event.withdrawn:
+            self._cancel_reminders(str(offer.offer_id), str(offer.organization_id),
+                                   str(event.referral_id))
 
     async def _facts_of(self, referral: str) -> log.ReferralRow | None:
         """The referral's facts, waiting a little for its submission and contact terms.
@@ -131,6 +141,8 @@ class Handlers:
             await asyncio.sleep(0.05)
 
     async def offer_made(self, event: OfferMade, cause_id: str) -> None:
+        if log.erased(self.engine, str(event.referral_id)):
+            return  # read after its erasure: nobody is told of an offer that is gone
         facts = await self._facts_of(str(event.referral_id))
         plans = plan_offer(cause_id=cause_id, offer=OfferFacts(
             str(event.offer_id), str(event.referral_id), str(event.organization_id),
@@ -140,16 +152,19 @@ class Handlers:
 
     async def offer_closed(self, event: OfferClosed) -> None:
         """A closed offer needs no reminder: cancel it, or mark it cancelled before it exists."""
-        endpoints = self.deliverer.directory.get(str(event.organization_id))
+        self._cancel_reminders(str(event.offer_id), str(event.organization_id),
+                               str(event.referral_id))
+
+    def _cancel_reminders(self, offer_id: str, organization_id: str, referral: str) -> None:
+        endpoints = self.deliverer.directory.get(organization_id)
         if endpoints is None:
             return
-        ids = expiring_reminders(str(event.offer_id), endpoints)
+        ids = expiring_reminders(offer_id, endpoints)
         for notification, channel in zip(ids, endpoints.channels(), strict=True):
             row = log.get(self.engine, notification)
             if row is None or row.state in ("held", "retrying"):
-                log.settle(self.engine, notification, "cancelled",
-                           referral_id=str(event.referral_id), audience="provider",
-                           channel=channel)
+                log.settle(self.engine, notification, "cancelled", referral_id=referral,
+                           audience="provider", channel=channel)
 
     async def capacity_due(self, event: CapacityConfirmationDue, cause_id: str) -> None:
         """Staff are asked to confirm open places that nobody confirmed for too long."""
@@ -162,6 +177,8 @@ class Handlers:
                              cause_id: str) -> None:
         """A new status, or a referral stuck in one (told to its outreach worker only)."""
         referral = str(event.referral_id)
+        if log.erased(self.engine, referral):
+            return
         facts = await self._facts_of(referral)
         consent, _ = await self.consent_of(referral)
         status, reason = ((event.status.value, event.reason)
@@ -223,9 +240,15 @@ class Handlers:
             row = log.get(self.engine, notification_id)
             await self.deliverer.publish([NotificationDelivered(
                 notification_id=notification_id, referral_id=referral,
+                audience=_audience(row.audience if row else "survivor"),
                 channel=row.channel if row else "sms",
                 outcome="cancelled", at=self.deliverer.clock())])
             log.mark_announced(self.engine, notification_id)
+
+
+def _audience(stored: str) -> Literal["provider", "outreach", "survivor", "unknown"]:
+    """The delivery log keeps the audience as text; anything else is reported as unknown."""
+    return stored if stored in ("provider", "outreach", "survivor") else "unknown"  # type: ignore[return-value]
 
 
 def _aware(at: datetime | None) -> datetime | None:

@@ -19,12 +19,16 @@ from shared.crypto.secret_files import create_secret
 from shared.identity import private_store, provision_service_keys, publish
 from shared.settings import IntakeSettings, RuntimeSettings
 
+# An owner as the key store names it: service:<name> or org:<uuid>.
+Owner = Annotated[str, typer.Argument(metavar="OWNER", help="service:<name> or org:<uuid>")]
+
 keys_app = typer.Typer(help="Key sets of services and organizations (private keys stay in the "
                             "key store; only public keys and ids are printed).")
 
 KeystoreOption = Annotated[Path | None, typer.Option(
-    "--keystore", help="key store directory (default: <var>/keys/private/<owner>, where the "
-                       "services read; public records are then published to <var>/keys/public)")]
+    "--keystore", metavar="DIR",
+    help="key store directory (default: <var>/keys/private/<owner>, where the services read;"
+         " public records are then published to <var>/keys/public)")]
 
 
 def _store(path: Path | None, owner: str) -> FileKeyStore:
@@ -38,8 +42,9 @@ def _published(path: Path | None, store: FileKeyStore, owner: str) -> None:
 
 @keys_app.command("init")
 def init(data_key_file: Annotated[Path | None, typer.Option(
-        help="intake's key-encryption key (default: HAVEN_INTAKE_DATA_KEY_FILE, else "
-             "<var>/keys/intake-data.key)")] = None) -> None:
+        metavar="FILE", help="intake's key-encryption key (default: HAVEN_INTAKE_DATA_KEY_FILE, "
+                             "else <var>/keys/intake-data.key)")] = None
+         ) -> None:
     """Once per deployment: the services' key sets and intake's key-encryption key.
     Never replaces a key that exists (a new one would make sealed data unreadable)."""
     runtime = RuntimeSettings()
@@ -55,7 +60,7 @@ def init(data_key_file: Annotated[Path | None, typer.Option(
 
 
 @keys_app.command("generate")
-def generate(owner: str, keystore: KeystoreOption = None,
+def generate(owner: Owner, keystore: KeystoreOption = None,
              algorithm: KemAlgorithm = KemAlgorithm.MLKEM768_X25519) -> None:
     """Create the first key set of OWNER (e.g. service:matching or org:<uuid>)."""
     store = _store(keystore, owner)
@@ -69,7 +74,7 @@ def generate(owner: str, keystore: KeystoreOption = None,
 
 
 @keys_app.command("rotate")
-def rotate(owner: str, keystore: KeystoreOption = None,
+def rotate(owner: Owner, keystore: KeystoreOption = None,
            algorithm: KemAlgorithm = KemAlgorithm.MLKEM768_X25519) -> None:
     """New active key set for OWNER; the previous one keeps opening in-flight data."""
     store = _store(keystore, owner)
@@ -79,7 +84,7 @@ def rotate(owner: str, keystore: KeystoreOption = None,
 
 
 @keys_app.command("retire")
-def retire(owner: str, kem_key_id: str, keystore: KeystoreOption = None) -> None:
+def retire(owner: Owner, kem_key_id: str, keystore: KeystoreOption = None) -> None:
     """Destroy a retiring key set of OWNER once nothing in flight needs it."""
     store = _store(keystore, owner)
     try:

@@ -26,6 +26,7 @@ from shared.events.notifications import (
     PlannedNotification,
 )
 from shared.events.offers import (
+    ErasureApplied,
     NotificationDelivered,
     OfferAccepted,
     OfferClosed,
@@ -33,6 +34,7 @@ from shared.events.offers import (
     OfferMade,
     PlacementChosen,
     PlacementDeclined,
+    WithdrawnOffer,
 )
 from shared.events.referral import (
     ConsentChanged,
@@ -56,5 +58,5 @@ __all__ = [
     "ReferralStatusChanged", "ReferralSubmitted", "ServiceUpserted", "register",
     "register_upcaster", "registered_types", "resolve",
     "ContactTermsSet", "InboxMessagePosted", "NotificationAlertRaised",
-    "NotificationRetryScheduled", "PlannedNotification",
+    "NotificationRetryScheduled", "PlannedNotification", "ErasureApplied", "WithdrawnOffer",
 ]

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared import topics
-from shared.events.base import Event, register
+from shared.events.base import Event, register, register_upcaster
 from shared.events.vocabulary import DeclineReason, PersonDeclineReason
 
 
@@ -110,16 +110,57 @@ class OfferClosed(Event):
         return str(self.referral_id)
 
 
+class WithdrawnOffer(BaseModel):
+    """An offer an erasure ended: ids only, so every reader can act on it without keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    offer_id: UUID
+    organization_id: UUID
+    service_id: UUID
+
+
+@register
+class ErasureApplied(Event):
+    """Matching applied an erasure: the offers it withdrew and the holds it released.
+
+    Signed, not sealed: it is decided after the referral's keys are gone, so a sealed
+    OfferClosed would only be dead-lettered as `erased` by intake and the notifier (and
+    sealing it would mint new grants for an erased referral). It carries what the broker
+    already sees on every sealed offer (referral, organization and service ids), no more.
+    """
+
+    event_type: ClassVar[str] = "org.haven.referral.erasure_applied.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.REFERRAL_OFFERS
+
+    referral_id: UUID
+    withdrawn: list[WithdrawnOffer] = Field(default_factory=list, max_length=200)
+    released_holds: int = Field(default=0, ge=0)
+    applied_at: datetime
+
+    def key(self) -> str:
+        return str(self.referral_id)
+
+
 @register
 class NotificationDelivered(Event):
-    event_type: ClassVar[str] = "org.haven.notification.delivered.v1"
+    """What became of one notification, and who it was for (v2: `audience`, so a timeline
+    never calls a message to staff a message to the person)."""
+
+    event_type: ClassVar[str] = "org.haven.notification.delivered.v2"
     topic: ClassVar[topics.TopicSpec] = topics.NOTIFICATION_DELIVERIES
 
     notification_id: str = Field(min_length=8, max_length=128)
     referral_id: UUID | None = None
+    # "unknown" only for v1 records, written before the audience was told.
+    audience: Literal["provider", "outreach", "survivor", "unknown"] = "unknown"
     channel: Literal["webhook", "email", "sms", "inbox"]
     outcome: Literal["delivered", "held", "cancelled", "failed"]
     at: datetime
 
     def key(self) -> str:
         return self.notification_id
+
+
+register_upcaster("org.haven.notification.delivered.v1", NotificationDelivered.event_type,
+                  lambda payload: {**payload, "audience": "unknown"})

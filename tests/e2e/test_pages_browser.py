@@ -41,7 +41,10 @@ from tests.support.browser import (
     wait_until_published,
 )
 from tests.support.canary import every_file
+from tests.support.intake import referral_body
 from tests.support.intake_process import IntakeUnderTest
+from tests.support.kafka import end_offsets, read_until
+from tests.support.matching_run import reached
 from tests.support.processes import ServiceProcess
 
 CANARY = f"CANARY-NAME-{uuid.uuid4().hex[:6]}"
@@ -73,6 +76,8 @@ def network(kafka_broker: KafkaSettings,
             process = ServiceProcess(module, log_file=var / f"{module}.log", env={**env, **extra})
             processes.append(process)
             process.wait_for_log("Worker ready", timeout_s=120)
+        for process in processes:  # a shared broker's long key topic takes a while to read
+            process.wait_for_log("grants caught up", timeout_s=240)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                  args=["--no-sandbox"])
@@ -244,3 +249,77 @@ def test_sign_in_page_screenshot(network: Network) -> None:
     page.keyboard.press("Enter")
     page.wait_for_url(f"{network.url}/outreach/referrals/new")  # the page first asked for
     assert httpx.get(f"{network.url}/sign-in").headers["cache-control"] == "no-store"
+
+
+def _sight_referral(network: Network, region: str, km: int) -> str:
+    """A referral only the test provider's service could take (sight support), within `km`."""
+    body = referral_body(needs=["emergency_shelter"],
+                         location={"region": region, "max_distance_km": km})
+    body["eligibility"] = {"age": 30, "accessibility": ["sight"]}
+    answer = httpx.post(f"{network.url}/api/v1/referrals", json=body, headers=_outreach(network))
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def _outreach(network: Network) -> dict[str, str]:
+    return {"Authorization": f"Bearer {network.intake.token()}"}
+
+
+def _settled(network: Network, referral: str, wanted: set[str]) -> dict[str, object]:
+    """The referral once its status is one of `wanted` (a shared broker's long key topic can
+    keep a fresh matching worker catching up for minutes: hence the generous limit)."""
+    detail: dict[str, object] = {}
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        detail = httpx.get(f"{network.url}/api/v1/referrals/{referral}",
+                           headers=_outreach(network)).json()
+        if detail.get("status") in wanted:
+            break
+        time.sleep(0.5)
+    return detail
+
+
+@pytest.mark.slow
+def test_the_distance_limit_holds_and_erasure_closes_the_providers_offer_live(
+        network: Network, kafka_broker: KafkaSettings) -> None:
+    """Issue 19, defects 2 and 1, through intake, matching and the notifier as processes.
+
+    The only service with sight support is in Utrecht. A person in Noord-Holland who can
+    go at most 20 km is not offered it (intake sends the region's centroid, matching's
+    distance rule runs); a person in Utrecht is. Erasing that referral turns the open offer
+    on the provider's open page into "Withdrawn" by itself, matching's consequence is
+    projected without keys, and intake dead-letters nothing of it."""
+    staff = network.page(STAFF, STAFF_PASSWORD)
+    far = _sight_referral(network, "noord-holland", 20)
+    assert _settled(network, far, {"returned", "offered"})["status"] == "returned", \
+        "about 50 km away: the 20 km limit excludes the only service that fits"
+    near = _sight_referral(network, "utrecht", 20)
+    assert _settled(network, near, {"offered", "returned"})["status"] == "offered"
+    staff.goto(f"{network.url}/provider/offers")
+    expect(staff.locator("li.card[data-offer-status=open]")).to_have_count(1)
+    card = staff.locator("#" + str(staff.locator("li.card[data-offer-status=open]")
+                                   .get_attribute("id")))
+    staff.evaluate("window.__notReloaded = true")
+    starts = {topic: end_offsets(kafka_broker.bootstrap_servers, topic)
+              for topic in ("referral.offers.dlq", "referral.status.dlq")}
+    erased = httpx.post(f"{network.url}/api/v1/referrals/{near}/erase",
+                        headers=_outreach(network))
+    assert erased.status_code == 204, erased.text
+    expect(card.locator("span.status")).to_have_text("Withdrawn", timeout=15_000)
+    assert staff.evaluate("window.__notReloaded === true"), "withdrawn without a reload"
+    kinds: list[str] = []
+    deadline = time.monotonic() + 60
+    while "erasure:applied" not in kinds and time.monotonic() < deadline:
+        detail = httpx.get(f"{network.url}/api/v1/referrals/{near}", headers=_outreach(network))
+        kinds = [item["kind"] for item in detail.json().get("timeline", [])]
+        time.sleep(0.5)
+    assert "erasure:applied" in kinds, kinds
+    for topic, start in starts.items():
+        ends = end_offsets(kafka_broker.bootstrap_servers, topic)
+        letters = read_until(kafka_broker.bootstrap_servers, topic, start=start, timeout_s=5,
+                             done=lambda got, ends=ends, start=start: reached(got, ends, start))
+        assert [r for r in letters if r.key == near.encode()] == [], f"dead letters on {topic}"
+    staff.reload()
+    expect(card).to_contain_text("data were erased")
+    expect(staff.get_by_role("button", name="Accept")).to_have_count(0)
+    shot(staff, "provider-offer-withdrawn-on-erasure")

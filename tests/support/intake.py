@@ -38,6 +38,7 @@ class Member:
 class Intake:
     client: TestClient
     members: dict[str, Member]
+    runtime: RuntimeSettings | None = None  # its var dir: other services' keys live there too
 
     def sign_in(self, member: Member) -> Member:
         answer = self.client.post("/api/v1/auth/token",
@@ -76,7 +77,7 @@ def running_intake(
                 "admin": add_member(session, "admin", Role.NETWORK_ADMIN),
             }
             session.commit()
-        intake = Intake(client, members)
+        intake = Intake(client, members, runtime)
         for member in members.values():
             intake.sign_in(member)
         yield intake
@@ -89,7 +90,7 @@ def referral_body(**overrides: object) -> dict[str, object]:
         "urgency": "tonight",
         "eligibility": {"age_range": {"min": 25, "max": 35}, "gender_identity": "woman",
                         "languages": ["en", "es"], "exploitation_types": ["labour"]},
-        "location": {"region": "north", "max_distance_km": 200},
+        "location": {"region": "north"},  # a distance limit needs a region of the directory
         "contact": {"name": "CANARY-NAME-Zyx", "phone": "+00 000 000 0000"},
         "consent": {
             "share_profile": {"granted": True, "expires_at": "2099-01-01T00:00:00Z"},

@@ -63,8 +63,8 @@ def seed_command() -> None:
 
 
 @directory_app.command("import")
-def import_command(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
-                                                        readable=True)]) -> None:
+def import_command(file: Annotated[Path, typer.Argument(
+        metavar="FILE", exists=True, dir_okay=False, readable=True)]) -> None:
     """Add or update organizations, locations and services from an HSDS JSON file."""
     try:
         document = json.loads(file.read_text(encoding="utf-8"))
@@ -90,7 +90,8 @@ def import_command(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fa
 
 
 @directory_app.command("export")
-def export_command(file: Annotated[Path | None, typer.Argument(dir_okay=False)] = None) -> None:
+def export_command(file: Annotated[Path | None, typer.Argument(
+        metavar="FILE", dir_okay=False)] = None) -> None:
     """Write the directory as HSDS JSON (to stdout without a file); no confidential address."""
     session, _, _ = _open()
     with session:

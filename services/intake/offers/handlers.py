@@ -128,6 +128,10 @@ def answer(*, session: Session, ports: Ports, principal: Principal, offer_id: uu
            note: str = "") -> Offer:
     """Accept or decline an open offer of the caller's organization; 409 when too late."""
     offer = own_offer(session, principal, offer_id)
+    if offer.reason == "erased":
+        raise Conflict("This offer was withdrawn: the person's data were erased at their "
+                       "request or at the end of retention, so there is no one to place. "
+                       "Your answer was not recorded; the place is free again.")
     if offer.status != "open":
         raise Conflict(f"This offer {CLOSED_WORDS.get(offer.status, 'is closed')} already; "
                        "your answer was not recorded.")

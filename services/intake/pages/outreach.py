@@ -13,6 +13,8 @@ from sqlmodel import Session
 
 from services.intake import contact_terms, handlers
 from services.intake.consent import ConsentProblem
+from services.intake.directory import regions
+from services.intake.directory.regions import RegionProblem
 from services.intake.handlers import Conflict, NotFound
 from services.intake.models import Role
 from services.intake.offers import handlers as offers
@@ -50,7 +52,9 @@ def new_referral(request: Request, viewer: Outreach) -> Response:
 
 def _form(request: Request, viewer: PageSession, values: referral_form.Fields,
           errors: dict[str, str], status_code: int = 200) -> Response:
-    context = {"values": values, "errors": errors,
+    with Session(request.app.state.engine) as session:
+        network_regions = regions.region_names(session=session)
+    context = {"values": values, "errors": errors, "regions": network_regions,
                "idempotency_key": referral_form.one(values, "idempotency_key")
                or uuid.uuid4().hex}
     return render(request, "outreach/new.html", context, viewer=viewer, status_code=status_code)
@@ -76,7 +80,7 @@ async def submit(request: Request, viewer: Outreach) -> Response:
 
     try:
         referral_id = await run_in_threadpool(store)
-    except ConsentProblem as problem:
+    except (ConsentProblem, RegionProblem) as problem:
         return _form(request, viewer, fields, {referral_form.field_of(problem.field): str(problem)},
                      status_code=422)
     except Conflict as conflict:
@@ -97,7 +101,12 @@ async def live(request: Request, viewer: Outreach) -> StreamingResponse:
 
 @router.get("/referrals/{referral_id}")
 def referral_page(referral_id: str, request: Request, viewer: Outreach) -> Response:
-    wanted = parse_id(referral_id, "referral")
+    return _referral(request, viewer, parse_id(referral_id, "referral"))
+
+
+def _referral(request: Request, viewer: PageSession, wanted: uuid.UUID, *,
+              errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    """The referral page; with `errors`, a form on it was refused and says why in place."""
     # Kept loaded after the commit that puts this access on record, for the template.
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         try:
@@ -106,7 +115,8 @@ def referral_page(referral_id: str, request: Request, viewer: Outreach) -> Respo
         except NotFound as missing:
             raise PageError(404, str(missing)) from missing
         session.commit()
-    return render(request, "outreach/referral.html", detail, viewer=viewer)
+    return render(request, "outreach/referral.html", {**detail, "errors": errors or {}},
+                  viewer=viewer, status_code=status_code)
 
 
 async def _with_the_person(request: Request, viewer: PageSession, referral_id: str
@@ -154,8 +164,10 @@ async def contact_terms_form(referral_id: str, request: Request, viewer: Outreac
 async def erase(referral_id: str, request: Request, viewer: Outreach) -> Response:
     """Erase the person's data everywhere, once the worker confirmed it."""
     wanted, fields = await _with_the_person(request, viewer, referral_id)
-    if "confirm" not in fields:
-        raise PageError(422, key="confirm_erasure")
+    if "confirm" not in fields:  # said on the referral page itself, by the box to tick
+        return await run_in_threadpool(
+            _referral, request, viewer, wanted, status_code=422,
+            errors={"confirm": "confirm_erasure"})  # a key of templates/messages.html
 
     def shred(session: Session, now: datetime) -> None:
         referral = handlers.own_referral(session, viewer.principal, wanted)

@@ -12,7 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
+from services.intake import problems
 from services.intake.schemas import ReferralCreate
 
 Fields = dict[str, list[str]]
@@ -24,8 +26,31 @@ FORM_FIELD = {
     "urgency": "urgency", "location.region": "region", "location.max_distance_km": "distance",
     "contact.phone": "contact_phone", "contact.email": "contact_email",
     "contact.name": "contact_name", "consent.contact_survivor": "consent_survivor",
-    "consent.explained_right_to_revoke": "explained", "consent": "consent_until",
+    "consent.explained_right_to_revoke": "explained", "consent.retention_days": "retention_days",
+    "consent": "consent_until",
     "location": "region", "contact": "contact_phone",
+}
+# What a form field is called in a sentence ("The age must be a whole number, …").
+LABELS = {
+    "age": "The age", "dependents": "The number of children", "distance": "The distance",
+    "languages": "Languages", "contact_phone": "The phone number",
+    "contact_email": "The e-mail address", "contact_name": "The name",
+    "retention_days": "The number of days to keep the data", "consent_until": "The date",
+    "region": "The region",
+}
+# Where the general words are not enough for the person filling in the form.
+HINTS = {
+    ("age", "int_parsing"): "Write the age in digits, such as 30. If you only know roughly, "
+                            "leave it empty and give a range instead (from 18 to 25).",
+    ("distance", "int_parsing"): "Write the distance in whole kilometres, such as 20, or "
+                                 "leave it empty.",
+    ("contact_phone", "string_pattern_mismatch"): "The phone number may have digits, spaces, "
+                                                  "+, brackets and dashes only.",
+    ("contact_email", "string_pattern_mismatch"): "The e-mail address must look like "
+                                                  "name@example.org.",
+    ("consent_until", "datetime_parsing"): "Choose the date consent ends, such as 2026-12-31.",
+    ("consent_until", "datetime_from_date_parsing"): "Choose the date consent ends, such as "
+                                                     "2026-12-31.",
 }
 
 
@@ -124,8 +149,7 @@ def errors_by_field(invalid: ValidationError) -> dict[str, str]:
         path = ".".join(str(part) for part in item["loc"] if not isinstance(part, int))
         name = next((FORM_FIELD[key] for key in sorted(FORM_FIELD, key=len, reverse=True)
                      if path == key or path.startswith(key + ".")), path or "form")
-        message = str(item["msg"]).removeprefix("Value error, ")
-        errors.setdefault(name, message)
+        errors.setdefault(name, _words(name, item))
     return errors
 
 
@@ -135,3 +159,16 @@ def field_of(api_field: str) -> str:
         if api_field == key or api_field.startswith(key + "."):
             return FORM_FIELD[key]
     return "form"
+
+
+def _words(name: str, item: ErrorDetails) -> str:
+    """A whole sentence for the person at the form, in plain words, never the value typed."""
+    hint = HINTS.get((name, item["type"]))
+    if hint is not None:
+        return hint
+    said = problems.message(item)
+    if item["type"] == "value_error":  # the schema's own sentence (a rule across fields)
+        return said
+    if name not in LABELS:
+        return said[:1].upper() + said[1:] + "."
+    return f"{LABELS[name]} {said}."

@@ -8,11 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
+from services.intake import read_models
 from services.intake.models import OutboxMessage, Referral
 from services.intake.offers import handlers
 from shared import topics
-from shared.events import OfferClosed, OfferMade
+from shared.events import ErasureApplied, OfferClosed, OfferMade, WithdrawnOffer
+from shared.identity import service_codec
+from shared.recipients import MATCHING
+from shared.records import IncomingRecord
+from shared.settings import KafkaSettings
 from tests.support.intake import Intake, referral_body
+from tests.support.pages import browser
 
 
 def _offer(intake: Intake, *, expires_in: timedelta = timedelta(hours=2),
@@ -163,3 +169,51 @@ def test_matchings_word_is_final(intake: Intake) -> None:
     answer = intake.client.post(f"/api/v1/offers/{offer}/accept",
                                 headers=intake.members["provider"].headers)
     assert answer.status_code == 409 and "withdrawn" in answer.json()["detail"]
+
+
+def test_erasure_closes_the_open_offer_at_once_and_matchings_word_needs_no_key(
+        intake: Intake) -> None:
+    """Issue 19, defect 1: erasing a referral withdraws its open offer in the erasure's own
+    transaction (the provider's page and API say so at once, an answer is refused in plain
+    words), and matching's consequence (`ErasureApplied`, signed, not sealed) is projected
+    without any key of the erased referral."""
+    staff = intake.members["provider"].headers
+    referral, offer = _offer(intake)
+    provider, _ = browser(intake, "provider")
+
+    def card() -> str:
+        page = provider.get("/provider/offers").text
+        start = page.index(f'id="offer-{offer}"')
+        end = page.find('<li class="card"', start)
+        return page[start:end if end > 0 else len(page)]
+
+    assert "Waiting for an answer" in card()
+    erased = intake.client.post(f"/api/v1/referrals/{referral}/erase",
+                                headers=intake.members["outreach"].headers)
+    assert erased.status_code == 204, erased.text
+    seen = intake.client.get(f"/api/v1/offers/{offer}", headers=staff).json()
+    assert (seen["status"], seen["reason"]) == ("withdrawn", "erased")
+    assert "Waiting for an answer" not in card() and "data were erased" in card()
+    before = len(_responses(intake))
+    answer = intake.client.post(f"/api/v1/offers/{offer}/accept", headers=staff)
+    assert answer.status_code == 409 and "erased" in answer.json()["detail"]
+    assert len(_responses(intake)) == before, "no answer is announced about an erased person"
+    applied = ErasureApplied(referral_id=uuid.UUID(referral), released_holds=1,
+                             applied_at=datetime.now(UTC), withdrawn=[WithdrawnOffer(
+                                 offer_id=uuid.UUID(offer), service_id=uuid.uuid4(),
+                                 organization_id=intake.members["provider"].organization_id)])
+    assert intake.runtime is not None
+    matching, _, _ = service_codec(MATCHING, source="/haven/matching", runtime=intake.runtime,
+                                   kafka=KafkaSettings())
+    [record] = matching.encode_all(applied)
+    codec = intake.client.app.state.ports.codec  # type: ignore[attr-defined]
+    assert dict(record.headers)["content-type"] == b"application/json", "signed, not sealed"
+    with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        assert read_models.apply(session, codec.decode(IncomingRecord(
+            topic=record.topic, partition=0, offset=0, key=record.key, value=record.value,
+            headers=record.headers)))
+        session.commit()
+    timeline = intake.client.get(f"/api/v1/referrals/{referral}",
+                                 headers=intake.members["outreach"].headers).json()["timeline"]
+    kinds = [entry["kind"] for entry in timeline]
+    assert {"erased", "erasure:offers_withdrawn", "erasure:applied"} <= set(kinds), kinds

@@ -40,6 +40,10 @@ def test_erasure_needs_a_confirmation_and_then_shreds(intake: Intake) -> None:
     referral = submit(client, csrf)
     unconfirmed = client.post(f"/outreach/referrals/{referral}/erase", data={"csrf": csrf})
     assert unconfirmed.status_code == 422 and "Tick the box" in unconfirmed.text
+    # Issue 19, defect 11: said on the referral page, by the box, not on a separate page.
+    assert '<details id="erase" open>' in unconfirmed.text
+    assert 'aria-describedby="confirm-error"' in unconfirmed.text
+    assert "Nothing was erased yet" in unconfirmed.text
     erased = client.post(f"/outreach/referrals/{referral}/erase", follow_redirects=False,
                          data={"csrf": csrf, "confirm": "on"})
     assert erased.status_code == 303 and erased.headers["location"] == "/outreach/referrals"

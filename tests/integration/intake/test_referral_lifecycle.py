@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 
 from sqlmodel import Session, select
 
+from services.intake.directory import regions
 from services.intake.models import OutboxMessage, Referral
 from services.intake.vault import ReferralDataKey
 from tests.support.intake import Intake, referral_body
+from tests.support.pages import FORM, browser
 
 CANARY = b"CANARY-NAME-Zyx"
 
@@ -127,3 +130,71 @@ def test_grants_that_race_an_erasure_are_swept(intake: Intake) -> None:
         rows = session.exec(select(OutboxMessage)).all()
     late = [r for r in rows if r.key == f"{referral}/service:notifier/{'ab' * 16}".encode()]
     assert len(late) == 1 and late[0].value == b"" and late[0].topic == "referral.keys"
+
+
+def test_a_distance_limit_is_measured_from_a_region_of_the_network(intake: Intake) -> None:
+    """Issue 19, defect 2: intake gives matching the region's coarse centroid (from the
+    directory's own locations, never an address); a distance limit in a region the network
+    does not have cannot be honoured and is refused in plain words, not silently dropped."""
+    region = f"test-{uuid.uuid4().hex[:6]}"
+    admin, provider = intake.members["admin"], intake.members["provider"]
+    for latitude, longitude in ((52.37, 4.89), (52.43, 4.71)):
+        placed = intake.client.post(
+            "/api/v1/locations", params={"organization_id": str(provider.organization_id)},
+            headers=admin.headers, json={"name": "Test place", "region": region,
+                                         "latitude": latitude, "longitude": longitude})
+        assert placed.status_code == 201, placed.text
+    with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        assert regions.network_regions(session=session)[region] == (52.4, 4.8)
+    unknown = intake.client.post("/api/v1/referrals", headers=intake.members["outreach"].headers,
+                                 json=referral_body(location={"region": "Amsterdam",
+                                                              "max_distance_km": 20}))
+    assert unknown.status_code == 422, unknown.text
+    [problem] = unknown.json()["errors"]
+    assert problem["field"] == "location.region" and region in problem["message"]
+    assert "Amsterdam" not in unknown.text, "the value sent is not echoed"
+    known = intake.client.post("/api/v1/referrals", headers=intake.members["outreach"].headers,
+                               json=referral_body(location={"region": region,
+                                                            "max_distance_km": 20}))
+    assert known.status_code == 201, known.text
+    page, csrf = browser(intake, "outreach")
+    form = page.post("/outreach/referrals", data={**FORM, "csrf": csrf, "region": "amsterdam",
+                                                  "distance": "20"})
+    assert form.status_code == 422 and "not one of the network" in form.text
+
+
+def test_the_centroid_is_coarse_and_the_same_for_everyone_in_the_region() -> None:
+    assert regions.centroid([]) is None
+    assert regions.centroid([(52.3712, 4.8957)]) == (52.4, 4.9)  # about 10 km, not a door
+    assert regions.centroid([(52.37, 4.89), (52.43, 4.71)]) == (52.4, 4.8)
+
+
+def test_the_region_is_one_of_the_networks(intake: Intake) -> None:
+    """Issue 19, defect 7: "Amsterdam" where the network says `noord-holland` was accepted
+    and never scored "same region". The region must be one of the directory's (any case
+    is read as the network's own code); the form offers them."""
+    region = f"Test-{uuid.uuid4().hex[:6]}".lower()
+    placed = intake.client.post(
+        "/api/v1/locations",
+        params={"organization_id": str(intake.members["provider"].organization_id)},
+        headers=intake.members["admin"].headers,
+        json={"name": "Test place", "region": region, "latitude": 52.1, "longitude": 5.1})
+    assert placed.status_code == 201, placed.text
+    outreach = intake.members["outreach"].headers
+    unknown = intake.client.post("/api/v1/referrals", headers=outreach,
+                                 json=referral_body(location={"region": "Amsterdam"}))
+    assert unknown.status_code == 422, unknown.text
+    [problem] = unknown.json()["errors"]
+    assert problem["field"] == "location.region" and region in problem["message"]
+    shouted = intake.client.post("/api/v1/referrals", headers=outreach,
+                                 json=referral_body(location={"region": region.upper()}))
+    assert shouted.status_code == 201, shouted.text
+    with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        stored = session.get(Referral, uuid.UUID(shouted.json()["id"]))
+        assert stored is not None
+        profile = json.loads(intake.client.app.state.ports.vault.open(  # type: ignore[attr-defined]
+            session, stored.id, "profile", stored.sealed_profile))
+    assert profile["location"]["region"] == region, "stored as the network's own code"
+    page, _ = browser(intake, "outreach")
+    form = page.get("/outreach/referrals/new").text
+    assert f'<option value="{region}">' in form and '<option value="noord-holland">' not in form

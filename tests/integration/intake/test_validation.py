@@ -134,3 +134,21 @@ def test_the_same_idempotency_key_at_the_same_moment_never_gives_a_500(intake: I
         results = list(pool.map(send, range(6)))
     assert {code for code, _ in results} <= {200, 201, 409}, results
     assert len({referral for code, referral in results if code < 300}) == 1
+
+
+@pytest.mark.parametrize(("body", "field", "words"), [
+    (_with("eligibility.age", "about twenty"), "eligibility.age",
+     "must be a whole number, such as 30"),
+    (_with("location.max_distance_km", 0), "location.max_distance_km", "must be 1 or more"),
+    (_with("urgency", "asap"), "urgency", "must be one of"),
+])
+def test_the_api_says_what_is_wrong_in_plain_words(intake: Intake, body: Any, field: str,
+                                                  words: str) -> None:
+    """Issue 19, defect 11: not the validator's code-speak ("Input should be a valid
+    integer, unable to parse string as an integer"), and never the value sent."""
+    answer = intake.client.post("/api/v1/referrals", json=body,
+                                headers=intake.members["outreach"].headers)
+    assert answer.status_code == 422, answer.text
+    [problem] = [e for e in answer.json()["errors"] if e["field"] == field]
+    assert words in problem["message"] and "Input should" not in answer.text
+    assert "about twenty" not in answer.text and "asap" not in answer.text

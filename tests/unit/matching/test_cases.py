@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from services.matching.cases import Case
 from services.matching.ranking import first_failed_rule
 from services.matching.state import dump_case, load_case
-from shared.events import OfferMade, PlacementConfirmed
+from shared.events import ErasureApplied, OfferMade, PlacementConfirmed
 from shared.events.vocabulary import GenderIdentity, ReferralStatus, ServiceType
+from shared.recipients import SEALED_TYPES
 from tests.support.matching_sim import Simulation
 from tests.unit.matching.test_ranking import NOW, person, service
 
@@ -70,6 +71,38 @@ def test_withdrawal_releases_every_hold_and_offer() -> None:
     assert sim.open_offers() == [] and sim.ledgers[places.service.service_id].holds == {}
     assert sim.statuses(referral)[-1] == "withdrawn"
     assert sim.cases[referral].withdraw(ReferralStatus.WITHDRAWN, "again", NOW, "x") == []
+
+
+def test_erasure_closes_every_offer_and_hold_with_ids_only() -> None:
+    """Issue 19, defect 1: what matching sends after an erasure must be readable without the
+    referral's keys (they are being destroyed), or intake and the notifier dead-letter it
+    and the provider's offer stays open."""
+    offered, queued = (service(SHELTER, "amsterdam", open_places=1),
+                       service(ServiceType.LEGAL_AID, "utrecht", open_places=0))
+    sim = Simulation([offered, queued], NOW)
+    referral = uuid.uuid4()
+    sim.submit(referral, person([SHELTER, ServiceType.LEGAL_AID]))
+    [offer] = sim.open_offers()
+    before = len(sim.published)
+    events = sim.cases[referral].erase(NOW, "erased-1")
+    sim._run(events)
+    assert [e.event_type for e in events if e.event_type in SEALED_TYPES] == []
+    [applied] = [e for e in events if isinstance(e, ErasureApplied)]
+    assert [w.offer_id for w in applied.withdrawn] == [offer.offer_id]
+    assert applied.released_holds == 2  # the offered place and the waiting-list spot
+    assert sim.ledgers[offered.service.service_id].holds == {}
+    assert all(not ledger.holds and not ledger.waitlist for ledger in sim.ledgers.values())
+    assert not [e for e in sim.published[before:] if isinstance(e, OfferMade)]
+    assert sim.cases[referral].status is ReferralStatus.ERASED
+    assert sim.cases[referral].erase(NOW, "erased-2") == []  # a repeat changes nothing
+
+
+def test_an_erasure_that_overtakes_its_submission_leaves_a_closed_case() -> None:
+    referral = uuid.uuid4()
+    case = Case.erased_before_opened(referral, NOW)
+    [applied] = case.erase(NOW, "erased-1")
+    assert isinstance(applied, ErasureApplied) and applied.withdrawn == []
+    assert case.closed and load_case(dump_case(case)).status is ReferralStatus.ERASED
 
 
 def test_redelivered_inputs_change_nothing() -> None:

@@ -23,6 +23,7 @@ from shared.events import (
     ConsentChanged,
     ConsentGrant,
     ContactTermsSet,
+    ErasureApplied,
     Event,
     MatchingProfile,
     NotificationAlertRaised,
@@ -30,8 +31,10 @@ from shared.events import (
     NotificationRetryScheduled,
     OfferClosed,
     OfferMade,
+    ReferralErased,
     ReferralStatusChanged,
     ReferralSubmitted,
+    WithdrawnOffer,
 )
 from shared.events.vocabulary import ConsentScope, ReferralStatus, ServiceType, Urgency
 
@@ -296,6 +299,39 @@ async def test_staff_are_reminded_once_before_expiry_unless_the_offer_closed(
     reminders = world.channels["email"].sent[2:]
     assert len(reminders) == 1 and "expires soon" in reminders[0].subject
     assert str(offers[0].offer_id) in reminders[0].text
+
+
+@sync
+async def test_erasure_cancels_every_reminder_and_nothing_about_it_goes_out_later(
+        world: World) -> None:
+    """Issue 19, defect 1: the erasure (ids only) cancels the provider's reminder, and an
+    offer or status about the erased referral read afterwards plans nothing."""
+    provider = "22222222-0000-0000-0000-000000000002"
+    world.handlers.deliverer.directory[provider] = Endpoints(  # type: ignore[index]
+        provider, "Shelter", email="staff@example.invalid", inbox=False)
+    referral = await submit(world, contact=False)
+    start = world.clock[0]
+    offer, late = (OfferMade(offer_id=uuid.uuid4(), referral_id=uuid.UUID(referral),
+                             organization_id=uuid.UUID(provider), service_id=uuid.uuid4(),
+                             rank=1, expires_at=start + timedelta(hours=2)) for _ in range(2))
+    await world.handlers.offer_made(offer, "offer-event")
+    sent = len(world.channels["email"].sent)
+    await world.handlers.erased(ReferralErased(referral_id=uuid.UUID(referral),
+                                               reason="requested", erased_at=start))
+    await world.handlers.offer_made(late, "late-offer-event")  # read after the erasure
+    await world.handlers.status_changed(ReferralStatusChanged(
+        referral_id=uuid.UUID(referral), status=ReferralStatus.OFFERED, reason="offer_made",
+        changed_at=start), "late-status")
+    await world.handlers.erasure_applied(ErasureApplied(
+        referral_id=uuid.UUID(referral), applied_at=start, released_holds=2, withdrawn=[
+            WithdrawnOffer(offer_id=o.offer_id, organization_id=o.organization_id,
+                           service_id=o.service_id) for o in (offer, late)]))
+    world.clock[0] = start + timedelta(minutes=95)
+    await world.handlers.release_held()
+    assert len(world.channels["email"].sent) == sent, "no reminder, no late offer, no status"
+    cancelled = [e for e in world.of(NotificationDelivered)
+                 if isinstance(e, NotificationDelivered) and e.outcome == "cancelled"]
+    assert cancelled and all(e.referral_id == uuid.UUID(referral) for e in cancelled)
 
 
 @sync
