@@ -34,8 +34,12 @@ log = logging.getLogger("haven.grants")
 
 class GrantFollower:
     def __init__(self, *, owner: str, keys: KeyStore, public_keys: PublicKeys,
-                 kafka: KafkaSettings) -> None:
+                 kafka: KafkaSettings, index_all: bool = False) -> None:
+        """`index_all`: keep every referral's grant record keys (intake tombstones them
+        at erasure); others keep only what is addressed to them, so their memory does
+        not grow with every grant of the network."""
         self.owner = owner
+        self._index_all = index_all
         self.ring = MemoryKeyRing()
         self._keys = keys
         self._public_keys = public_keys
@@ -120,6 +124,8 @@ class GrantFollower:
 
     def grant_record_keys(self, referral: str) -> list[bytes]:
         """Every live grant record key of a referral, for whoever erases it."""
+        if not self._index_all:
+            raise RuntimeError("this follower indexes only its own grants (index_all=False)")
         with self._lock:
             return sorted(self._record_keys.get(referral, set()))
 
@@ -162,6 +168,8 @@ class GrantFollower:
         if len(parts) == 3 and parts[1] == self.owner.encode():
             if not self._take_ours(record_key, value, headers, referral):
                 return
+        elif not self._index_all:
+            return
         # Others' records are only indexed, unverified: the index only tells intake which
         # keys to tombstone at erasure, and checking every record of every reader would
         # make each start read the whole topic at signature speed.

@@ -120,15 +120,18 @@ class FolderPublicKeys(PublicKeys):
 def service_codec(
     owner: str, *, source: str, runtime: RuntimeSettings, kafka: KafkaSettings,
     reuse_grants: bool = True, public_keys: PublicKeys | None = None,
+    index_all_grants: bool = False,
 ) -> tuple[RecordCodec, SealedPayload, GrantFollower]:
     """A service's codec (signs, seals, verifies, opens) and the follower that feeds its ring.
 
     The follower is not started here: nothing connects until the service starts it.
+    `index_all_grants` is for intake, which tombstones every grant of an erased referral.
     """
     ensure_service_keys(runtime)
     store = private_store(runtime, owner)
     public = public_keys or FolderPublicKeys(public_dir(runtime))
-    follower = GrantFollower(owner=owner, keys=store, public_keys=public, kafka=kafka)
+    follower = GrantFollower(owner=owner, keys=store, public_keys=public, kafka=kafka,
+                             index_all=index_all_grants)
     codec, sealed = protected_codec(source=source, owner=owner, keys=store, public_keys=public,
                                     ring=follower.ring, reuse_grants=reuse_grants)
     return codec, sealed, follower

@@ -116,7 +116,7 @@ def build_ports(*, intake: IntakeSettings, kafka: KafkaSettings,
     vault = load_vault(intake=intake, runtime=runtime)
     # Outbox transactions can roll back after encoding: never reuse a grant across them.
     codec, sealed, grants = service_codec(INTAKE, source=SOURCE, runtime=runtime, kafka=kafka,
-                                          reuse_grants=False)
+                                          reuse_grants=False, index_all_grants=True)
     return Ports(vault=vault, codec=codec, sealed=sealed, grants=grants)
 
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from shared.crypto import FileKeyStore, MemoryKeyRing, PublicKeys, grant_ids
 from shared.events import MatchingProfile, ReferralSubmitted
 from shared.events.vocabulary import ServiceType, Urgency
+from shared.grant_follower import GrantFollower
 from shared.protection import protected_codec
 from shared.recipients import INTAKE, MATCHING, NOTIFIER
 from shared.records import OutgoingRecord, RecordCodec
+from shared.settings import KafkaSettings
 
 READERS = (INTAKE, MATCHING, NOTIFIER)
 ROUNDS = 150
@@ -77,3 +80,22 @@ def test_threads_encoding_at_once_each_get_exactly_their_own_grants(
     assert len(batches) == 2 * ROUNDS
     problems = [problem for batch in batches for problem in batch_problems(batch)]
     assert problems == [], f"{len(problems)} problems, first: {problems[:3]}"
+
+
+def test_only_intakes_follower_indexes_every_referrals_grants(tmp_path: Path) -> None:
+    """Matching and the notifier keep only what is addressed to them: indexing every grant
+    of the network made their memory grow with it (issue 18); intake needs the whole index
+    to tombstone an erased referral's grants."""
+    def follower(index_all: bool) -> GrantFollower:
+        return GrantFollower(owner="service:matching", keys=FileKeyStore(tmp_path / "k"),
+                             public_keys=PublicKeys([]), kafka=KafkaSettings(),
+                             index_all=index_all)
+
+    others = b"11111111-1111-1111-1111-111111111111/service:notifier/ab"
+    lean, full = follower(False), follower(True)
+    for each in (lean, full):
+        each._take(others, b"sealed", [])
+    assert full.grant_record_keys("11111111-1111-1111-1111-111111111111") == [others]
+    with pytest.raises(RuntimeError):
+        lean.grant_record_keys("11111111-1111-1111-1111-111111111111")
+    assert not lean._record_keys
