@@ -216,29 +216,42 @@ class MatchingRun:
 
     def statuses(self, referrals: list[uuid.UUID], *,
                  timeout_s: float = 120) -> dict[uuid.UUID, list[ReferralStatusChanged]]:
-        """Status events per referral, waiting until each one has settled (or the deadline)."""
+        """Status events per referral, waiting until each one has settled (or the deadline).
+
+        What was read stays read across passes, and a record whose grant had not arrived
+        is tried again in the next one: starting each pass from nothing made a loaded
+        machine re-read the topic's head for ever and never reach its newest statuses,
+        which then looked lost.
+        """
         wanted = set(referrals)
-        seen: dict[uuid.UUID, list[ReferralStatusChanged]] = {r: [] for r in referrals}
-        decoded: set[tuple[int, int]] = set()
+        found: dict[uuid.UUID, dict[int, ReferralStatusChanged]] = {r: {} for r in referrals}
+        done: set[tuple[int, int]] = set()  # opened, or not a status of ours
+
+        def by_offset() -> dict[uuid.UUID, list[ReferralStatusChanged]]:
+            # One referral's statuses share a partition (keyed by referral): offset order.
+            return {r: [events[o] for o in sorted(events)] for r, events in found.items()}
+
+        def all_settled() -> bool:
+            return all(s and s[-1].status.value in SETTLED for s in by_offset().values())
 
         def settled(records: list[IncomingRecord]) -> bool:
             for record in records:
-                if (record.partition, record.offset) in decoded:
+                if (record.partition, record.offset) in done:
                     continue
-                decoded.add((record.partition, record.offset))
+                referral, needed = needed_grants(record.value, record.headers,
+                                                 self.grants.owner)
+                if needed and not self.grants.wait_for(referral, needed, timeout_s=1):
+                    continue  # its grant not read yet: the next pass tries again
+                done.add((record.partition, record.offset))
                 event = self._open(record)
                 if isinstance(event, ReferralStatusChanged) and event.referral_id in wanted:
-                    seen[event.referral_id].append(event)
-            return all(s and s[-1].status.value in SETTLED for s in seen.values())
+                    found[event.referral_id][record.offset] = event
+            return all_settled()
 
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            decoded.clear()
-            seen = {r: [] for r in referrals}
+        while time.monotonic() < deadline and not all_settled():
             list(self._read(REFERRAL_STATUS.name, settled, timeout_s=10))
-            if all(s and s[-1].status.value in SETTLED for s in seen.values()):
-                break
-        return seen
+        return by_offset()
 
     def _open(self, record: IncomingRecord) -> object:
         referral, needed = needed_grants(record.value, record.headers, self.grants.owner)
