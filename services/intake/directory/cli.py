@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from services.intake.db import create_db_engine, migrate
@@ -77,10 +78,14 @@ def import_command(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fa
         try:
             report = hsds.import_directory(session=session, ports=ports, document=document,
                                            now=datetime.now(UTC))
+            session.commit()
         except hsds.DocumentProblem as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(1) from error
-        session.commit()
+        except OperationalError as error:
+            typer.echo("error: the database is busy and nothing was saved; run the same "
+                       "import again in a moment", err=True)
+            raise typer.Exit(3) from error
     typer.echo(f"{report.outcome}: {report.organizations} organizations, "
                f"{report.locations} locations, {report.services} services")
     for problem in report.rejected:

@@ -26,6 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from sqlmodel import Session, select
 
 from services.intake import problems
+from services.intake.db import begin_writing
 from services.intake.directory import handlers
 from services.intake.directory import hsds_taxonomy as taxonomy
 from services.intake.directory.hsds_export import HSDS_VERSION, export_directory
@@ -232,6 +233,7 @@ def import_directory(*, session: Session, ports: Ports, document: object,
     if not isinstance(document, dict) or not isinstance(document.get("organizations"), list):
         raise DocumentProblem("organizations: an HSDS document needs a list of organizations "
                               "at the top level ({\"organizations\": [...]}).")
+    begin_writing(session)
     report = ImportReport()
     for index, raw in enumerate(document["organizations"]):
         where = f"organizations[{index}]"
