@@ -14,7 +14,17 @@ from sqlmodel import Session
 from starlette.types import ASGIApp
 
 from services.intake import errors, handlers, hygiene, pages
-from services.intake.api import admin, auth, directory, health, inbox, me, offers, referrals
+from services.intake.api import (
+    admin,
+    auth,
+    contract,
+    directory,
+    health,
+    inbox,
+    me,
+    offers,
+    referrals,
+)
 from services.intake.db import create_db_engine, migrate
 from services.intake.directory import handlers as directory_handlers
 from services.intake.handlers import Ports
@@ -92,6 +102,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
+    contract.install(app)
     pages.install(app, settings=PagesSettings(), production=production, kafka=kafka)
     app.add_middleware(BodySizeLimit)
     _outermost(app, lambda inner: ResponseHygiene(

@@ -186,7 +186,14 @@ def export_hsds(session: SessionDep, _: AnyMember) -> dict[str, Any]:
     return hsds.export_directory(session)
 
 
-@router.post("/directory/hsds")
+HSDS_DOCUMENT = {"requestBody": {"content": {"application/json": {"schema": {
+    "type": "object", "required": ["organizations"],
+    "description": "HSDS 3.0/3.1 full representation; see docs/directory.md.",
+    "properties": {"hsds_version": {"type": "string"},
+                   "organizations": {"type": "array", "items": {"type": "object"}}}}}}}}
+
+
+@router.post("/directory/hsds", openapi_extra=HSDS_DOCUMENT)
 def import_hsds(document: Annotated[dict[str, Any], Body()], session: SessionDep,
                 ports: PortsDep, _: Admin, now: NowDep) -> ImportReport:
     """Add or update organizations, locations and services from HSDS JSON.
