@@ -20,6 +20,7 @@ from services.intake.api import (
     contract,
     directory,
     health,
+    hsds_api,
     inbox,
     me,
     offers,
@@ -45,7 +46,7 @@ from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
 SOURCE = "/haven/intake"
 log = logging.getLogger("haven.intake")
 ROUTERS = (health.router, auth.router, me.router, referrals.router, offers.router,
-           inbox.router, directory.router, admin.router)
+           inbox.router, directory.router, hsds_api.router, admin.router)
 
 
 def create_app(
