@@ -9,12 +9,17 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
 from services.intake.directory import hsds
 from services.intake.models import Organization
+from shared.identity import ensure_service_keys
+from shared.settings import RuntimeSettings
 from tests.support.hsds_documents import directory
 from tests.support.intake import Intake, referral_body
 
@@ -89,3 +94,35 @@ def test_an_import_that_fails_half_way_leaves_nothing(intake: Intake) -> None:
     with Session(app.state.engine) as session:  # type: ignore[attr-defined]
         left = session.exec(select(Organization).where(col(Organization.name).in_(names)))
         assert list(left) == []
+
+
+def test_the_cli_imports_a_directory_of_100_organizations_while_referrals_arrive(
+        intake: Intake, database_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.cli import app as cli
+
+    document = directory(100, namespace=uuid.uuid4())
+    path = tmp_path / "directory.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("HAVEN_VAR_DIR", str(tmp_path / "var"))
+    ensure_service_keys(RuntimeSettings(var_dir=tmp_path / "var"))
+    answers: list[int] = []
+    done = threading.Event()
+
+    def submit() -> None:
+        outreach = intake.members["outreach"].headers
+        while not done.is_set() or not answers:
+            answers.append(intake.client.post("/api/v1/referrals", json=referral_body(),
+                                              headers=outreach).status_code)
+
+    worker = threading.Thread(target=submit)
+    worker.start()
+    try:
+        result = CliRunner().invoke(cli, ["directory", "import", str(path)])
+    finally:
+        done.set()
+        worker.join(timeout=60)
+    assert result.exit_code == 0, result.output
+    assert "imported: 100 organizations" in result.output
+    assert answers and set(answers) <= {201, 503}, answers
