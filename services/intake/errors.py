@@ -14,6 +14,7 @@ from services.intake.accounts import RoleDoesNotFit
 from services.intake.consent import ConsentProblem
 from services.intake.directory.handlers import Forbidden, InvalidDirectoryData
 from services.intake.directory.hsds import DocumentProblem
+from services.intake.directory.hsds_tabular import TabularProblem
 from services.intake.handlers import Conflict, NotFound
 from services.intake.vault import VaultError
 
@@ -103,6 +104,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(InvalidDirectoryData, _unprocessable)
     app.add_exception_handler(DocumentProblem, _unprocessable)
+    app.add_exception_handler(TabularProblem, _unprocessable)
     app.add_exception_handler(RoleDoesNotFit, _unprocessable)
     app.add_exception_handler(VaultError, _gone)
     app.add_exception_handler(IntegrityError, _collision)

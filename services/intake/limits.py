@@ -10,7 +10,9 @@ MAX_BODY_BYTES = 256 * 1024
 # A real directory (a hundred organizations in HSDS's nested form) is about 0.6 MB;
 # the import is for admins only, so it gets room for a large region's directory.
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
-LARGER: dict[tuple[str, str], int] = {("POST", "/api/v1/directory/hsds"): MAX_IMPORT_BYTES}
+LARGER: dict[tuple[str, str], int] = {("POST", "/api/v1/directory/hsds"): MAX_IMPORT_BYTES,
+                                      ("POST", "/api/v1/directory/hsds/tabular"):
+                                      MAX_IMPORT_BYTES}
 
 
 class BodySizeLimit:

@@ -24,6 +24,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "PUT /api/v1/referrals/{referral_id}/contact-terms": "a real IANA time zone name",
     "POST /api/v1/services/{service_id}/capacity/change": "a change of at least one place",
     "POST /api/v1/me/totp/confirm": "the code the authenticator shows now",
+    "POST /api/v1/directory/hsds/tabular": "the upload is a zip of CSV tables",
 }
 EXAMPLES = 2  # per operation, mode and role: ~650 requests in all, in-process
 
