@@ -26,7 +26,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/v1/me/totp/confirm": "the code the authenticator shows now",
     "POST /api/v1/directory/hsds/tabular": "the upload is a zip of CSV tables",
 }
-EXAMPLES = 2  # per operation, mode and role: ~650 requests in all, in-process
+EXAMPLES = 2  # per operation, mode and role (x2 modes x4 roles: ~700 requests), in-process
 
 
 @pytest.fixture(scope="module")
