@@ -88,3 +88,8 @@ def test_the_document_is_valid_openapi(intake: Intake) -> None:
     assert problem["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ValidationProblem"}
     assert "HTTPValidationError" not in document["components"]["schemas"]
+    submit = document["paths"]["/api/v1/referrals"]["post"]["responses"]
+    assert {"200", "201", "400", "401", "403", "409", "413", "422", "503"} <= set(submit)
+    consent = document["paths"]["/api/v1/referrals/{referral_id}/consent"]["post"]
+    assert {"404", "410"} <= set(consent["responses"])
+    assert "Retry-After" in submit["503"]["headers"]
