@@ -8,7 +8,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
-from sqlmodel import create_engine
+from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -31,6 +31,24 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+
+
+def begin_writing(session: Session) -> None:
+    """Open the session's transaction now, as a writer, so savepoints nest inside it.
+
+    Python's sqlite3 driver begins a transaction only before INSERT/UPDATE/DELETE; a
+    SAVEPOINT issued first starts one of SQLite's own, and releasing that savepoint
+    commits (SQLAlchemy's "Serializable isolation / Savepoints" notes for pysqlite).
+    A use case that takes "each part whole or not at all" with savepoints calls this
+    first; BEGIN IMMEDIATE also waits (up to the busy timeout) for other writers
+    instead of failing half-way. PostgreSQL needs nothing: its savepoints nest.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def migrate(engine: Engine) -> None:

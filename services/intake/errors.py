@@ -7,13 +7,14 @@ import logging
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from services.intake import problems as problems_words
 from services.intake.accounts import RoleDoesNotFit
 from services.intake.consent import ConsentProblem
 from services.intake.directory.handlers import Forbidden, InvalidDirectoryData
 from services.intake.directory.hsds import DocumentProblem
+from services.intake.directory.hsds_tabular import TabularProblem
 from services.intake.directory.regions import RegionProblem
 from services.intake.handlers import Conflict, NotFound
 from services.intake.vault import VaultError
@@ -79,6 +80,15 @@ async def _collision(request: Request, error: Exception) -> JSONResponse:
                         status_code=status.HTTP_409_CONFLICT)
 
 
+async def _busy(request: Request, error: Exception) -> JSONResponse:
+    """A locked or unreachable database is a retry, not a crash (the transaction rolled back)."""
+    log.warning("database busy", extra={"reason": type(error).__name__})
+    return JSONResponse({"detail": "The database is busy and nothing was saved. Please send "
+                                   "the same request again in a few seconds."},
+                        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": "5"})
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     """A bug must not leak a stack trace or request data; it is logged by type only."""
     log.error("unhandled error", extra={"reason": type(error).__name__})
@@ -97,7 +107,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(InvalidDirectoryData, _unprocessable)
     app.add_exception_handler(DocumentProblem, _unprocessable)
+    app.add_exception_handler(TabularProblem, _unprocessable)
     app.add_exception_handler(RoleDoesNotFit, _unprocessable)
     app.add_exception_handler(VaultError, _gone)
     app.add_exception_handler(IntegrityError, _collision)
+    app.add_exception_handler(OperationalError, _busy)
     app.add_exception_handler(Exception, _unexpected)

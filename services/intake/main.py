@@ -14,7 +14,18 @@ from sqlmodel import Session
 from starlette.types import ASGIApp
 
 from services.intake import errors, handlers, hygiene, pages
-from services.intake.api import admin, auth, directory, health, inbox, me, offers, referrals
+from services.intake.api import (
+    admin,
+    auth,
+    contract,
+    directory,
+    health,
+    hsds_api,
+    inbox,
+    me,
+    offers,
+    referrals,
+)
 from services.intake.audit_chain import link_audit_entries
 from services.intake.db import create_db_engine, migrate
 from services.intake.directory import handlers as directory_handlers
@@ -36,7 +47,7 @@ from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
 SOURCE = "/haven/intake"
 log = logging.getLogger("haven.intake")
 ROUTERS = (health.router, auth.router, me.router, referrals.router, offers.router,
-           inbox.router, directory.router, admin.router)
+           inbox.router, directory.router, hsds_api.router, admin.router)
 
 
 def create_app(
@@ -95,6 +106,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
+    contract.install(app)
     pages.install(app, settings=PagesSettings(), production=production, kafka=kafka)
     app.add_middleware(BodySizeLimit)
     _outermost(app, lambda inner: ResponseHygiene(

@@ -65,7 +65,9 @@ class Eligibility(Strict):
     age_range: AgeRange | None = Field(default=None, description="when only a range is known")
     gender_identity: GenderIdentity = GenderIdentity.NOT_SAID
     dependents: int = Field(default=0, ge=0, le=20, description="children coming along")
-    languages: list[str] = Field(default_factory=list, max_length=10)
+    # The pattern is stated for OpenAPI; the validator below gives the friendlier message.
+    languages: list[str] = Field(default_factory=list, max_length=10, json_schema_extra={
+        "items": {"type": "string", "pattern": "^[a-z]{2,3}$"}})
     exploitation_types: list[ExploitationType] = Field(default_factory=list, max_length=5)
     immigration_status: ImmigrationStatus = ImmigrationStatus.UNKNOWN
     accessibility: list[Accessibility] = Field(default_factory=list, max_length=4)

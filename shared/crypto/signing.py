@@ -2,10 +2,16 @@
 
 Only `ce_*` headers and `content-type` are signed: they are what consumers act
 on, and a broker or proxy adding a tracing header must not break verification.
+
+The signature header is text (unpadded base64url), like every other header: the
+CloudEvents SDKs decode all headers as UTF-8, and a raw 64-byte value made them
+fail on every Haven record. Raw signatures of records written before remain valid.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidSignature
@@ -36,7 +42,27 @@ def sign_record(signer: SigningKeyPair, headers: Headers, key: bytes,
                 value: bytes) -> list[tuple[str, bytes]]:
     """The two headers to append: the signing key id and the signature."""
     signature = signer.private_key().sign(signing_input(headers, key, value))
-    return [(SIGNATURE_KEY_ID, signer.key_id.encode()), (SIGNATURE, signature)]
+    return [(SIGNATURE_KEY_ID, signer.key_id.encode()), (SIGNATURE, _as_text(signature))]
+
+
+def _as_text(signature: bytes) -> bytes:
+    return base64.urlsafe_b64encode(signature).rstrip(b"=")
+
+
+def _signature(header: bytes) -> bytes:
+    """The 64 signature bytes from the header: base64url text, or raw from older records.
+
+    Only the canonical encoding is accepted, so no two header values carry one signature.
+    """
+    if len(header) == 64:
+        return header
+    try:
+        raw = base64.urlsafe_b64decode(header + b"=" * (-len(header) % 4))
+    except (binascii.Error, ValueError) as error:
+        raise SealError("bad-signature", "signature is not base64url") from error
+    if _as_text(raw) != header:
+        raise SealError("bad-signature", "signature is not base64url")
+    return raw
 
 
 def verify_record(keys: PublicKeys, headers: Headers, key: bytes | None,
@@ -50,8 +76,9 @@ def verify_record(keys: PublicKeys, headers: Headers, key: bytes | None,
     except UnicodeDecodeError as error:
         raise SealError("bad-signature", "signing key id is not ASCII") from error
     owner, public = keys.verifying_key(key_id)
+    signature = _signature(found[SIGNATURE])
     try:
-        public.verify(found[SIGNATURE], signing_input(headers, key or b"", value or b""))
+        public.verify(signature, signing_input(headers, key or b"", value or b""))
     except InvalidSignature as error:
         raise SealError("bad-signature", "signature does not match the record") from error
     return owner

@@ -11,12 +11,12 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, status
+from fastapi import APIRouter, Body, Query, Request, UploadFile, status
 from sqlmodel import col, select
 
 from services.intake.api.deps import Admin, AnyMember, Editor, NowDep, PortsDep, SessionDep
 from services.intake.auth import Principal
-from services.intake.directory import handlers, hsds
+from services.intake.directory import handlers, hsds, hsds_tabular
 from services.intake.directory.models import Capacity, Location, Service
 from services.intake.directory.schemas import (
     CapacityChange,
@@ -186,7 +186,14 @@ def export_hsds(session: SessionDep, _: AnyMember) -> dict[str, Any]:
     return hsds.export_directory(session)
 
 
-@router.post("/directory/hsds")
+HSDS_DOCUMENT = {"requestBody": {"content": {"application/json": {"schema": {
+    "type": "object", "required": ["organizations"],
+    "description": "HSDS 3.0/3.1 full representation; see docs/directory.md.",
+    "properties": {"hsds_version": {"type": "string"},
+                   "organizations": {"type": "array", "items": {"type": "object"}}}}}}}}
+
+
+@router.post("/directory/hsds", openapi_extra=HSDS_DOCUMENT)
 def import_hsds(document: Annotated[dict[str, Any], Body()], session: SessionDep,
                 ports: PortsDep, _: Admin, now: NowDep) -> ImportReport:
     """Add or update organizations, locations and services from HSDS JSON.
@@ -194,6 +201,20 @@ def import_hsds(document: Annotated[dict[str, Any], Body()], session: SessionDep
     Each organization is taken whole or not at all; the report names every rejected
     record with the path of each error.
     """
+    report = hsds.import_directory(session=session, ports=ports, document=document, now=now)
+    session.commit()
+    return report
+
+
+@router.post("/directory/hsds/tabular")
+async def import_hsds_tabular(file: UploadFile, session: SessionDep, ports: PortsDep,
+                              _: Admin, now: NowDep) -> ImportReport:
+    """Import HSDS's tabular form: a zip of the data package's CSV files.
+
+    The tables are nested into the full representation and checked as the JSON import
+    is, with the same report.
+    """
+    document = hsds_tabular.nest(hsds_tabular.read_zip(await file.read()))
     report = hsds.import_directory(session=session, ports=ports, document=document, now=now)
     session.commit()
     return report

@@ -9,10 +9,11 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from services.intake.db import create_db_engine, migrate
-from services.intake.directory import hsds, seed
+from services.intake.directory import hsds, hsds_tabular, seed
 from services.intake.main import build_ports
 from shared.identity import ensure_service_keys, private_store
 from shared.settings import IntakeSettings, KafkaSettings, RuntimeSettings
@@ -64,12 +65,21 @@ def seed_command() -> None:
 
 @directory_app.command("import")
 def import_command(file: Annotated[Path, typer.Argument(
-        metavar="FILE", exists=True, dir_okay=False, readable=True)]) -> None:
-    """Add or update organizations, locations and services from an HSDS JSON file."""
+        metavar="FILE", exists=True, readable=True)]) -> None:
+    """Add or update the directory from HSDS: a JSON file, or the tabular form (a folder or
+    zip of the data package's CSV files)."""
     try:
-        document = json.loads(file.read_text(encoding="utf-8"))
+        if file.is_dir():
+            document = hsds_tabular.nest(hsds_tabular.read_folder(file))
+        elif file.suffix == ".zip":
+            document = hsds_tabular.nest(hsds_tabular.read_zip(file.read_bytes()))
+        else:
+            document = json.loads(file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         typer.echo(f"error: {file} is not JSON: {error}", err=True)
+        raise typer.Exit(1) from error
+    except hsds_tabular.TabularProblem as error:
+        typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from error
     session, runtime, intake = _open()
     ports = build_ports(intake=intake, kafka=KafkaSettings(), runtime=runtime)
@@ -77,10 +87,14 @@ def import_command(file: Annotated[Path, typer.Argument(
         try:
             report = hsds.import_directory(session=session, ports=ports, document=document,
                                            now=datetime.now(UTC))
+            session.commit()
         except hsds.DocumentProblem as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(1) from error
-        session.commit()
+        except OperationalError as error:
+            typer.echo("error: the database is busy and nothing was saved; run the same "
+                       "import again in a moment", err=True)
+            raise typer.Exit(3) from error
     typer.echo(f"{report.outcome}: {report.organizations} organizations, "
                f"{report.locations} locations, {report.services} services")
     for problem in report.rejected:

@@ -16,17 +16,20 @@ Import validates each organization on its own: one with an error is rejected who
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import Session, col, select
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlmodel import Session, select
 
 from services.intake import problems
+from services.intake.db import begin_writing
 from services.intake.directory import handlers
+from services.intake.directory import hsds_taxonomy as taxonomy
+from services.intake.directory.hsds_export import HSDS_VERSION, export_directory
 from services.intake.directory.models import Capacity, Location, Service
 from services.intake.directory.schemas import ImportProblem, ImportReport
 from services.intake.handlers import Ports, announce
@@ -34,11 +37,10 @@ from services.intake.models import Organization, OrganizationKind
 from shared.events.directory import Eligibility
 from shared.events.vocabulary import ServiceType
 
-HSDS_VERSION = "3.1"
-TAXONOMY = "haven"
-_LIST_RULES = ("genders", "languages", "exploitation_types", "immigration_statuses",
-               "accessibility")
-_FLAG_RULES = ("dependents_allowed", "substance_use_accepted", "pets_allowed")
+TAXONOMY = taxonomy.NAME
+_LIST_RULES = taxonomy.LIST_RULES
+_FLAG_RULES = taxonomy.FLAG_RULES
+__all__ = ["HSDS_VERSION", "DocumentProblem", "export_directory", "import_directory"]
 
 
 class _Loose(BaseModel):
@@ -48,18 +50,26 @@ class _Loose(BaseModel):
 
 
 class TaxonomyTerm(_Loose):
-    taxonomy: str
-    code: str = Field(min_length=1, max_length=64)
+    """Only terms of the `haven` taxonomy mean something here; others pass through unread."""
+
+    taxonomy: str = Field(default="", max_length=200)
+    taxonomy_id: str = Field(default="", max_length=64)
+    code: str = Field(default="", max_length=200)
+
+    def is_haven(self, code: str) -> bool:
+        return self.code == code and (self.taxonomy == TAXONOMY
+                                      or self.taxonomy_id == str(taxonomy.ID))
 
 
 class Attribute(_Loose):
     taxonomy_term: TaxonomyTerm
-    value: str = Field(default="", max_length=200)
+    value: str = Field(default="", max_length=2000)
 
 
 class Address(_Loose):
     address_1: str = Field(default="", max_length=200)
     city: str = Field(default="", max_length=100)
+    state_province: str = Field(default="", max_length=64)
     postal_code: str = Field(default="", max_length=20)
     country: str = Field(default="NL", min_length=2, max_length=2)
     address_type: str = "physical"
@@ -91,14 +101,39 @@ class Language(_Loose):
 
 
 class ServiceArea(_Loose):
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=1000)
+
+
+_TIME = re.compile(r"^(?P<hm>([01]\d|2[0-3]):[0-5]\d|24:00)(:[0-5]\d(\.\d+)?)?"
+                   r"(Z|[+-]\d\d:?\d\d)?$")
+
+
+def _hours_minutes(value: str) -> str:
+    """HSDS times as other tools write them (`10:00`, `10:00:00`, `10:00:00Z`) -> HH:MM."""
+    match = _TIME.match(value)
+    if match is None:
+        raise ValueError("should be a time like 09:00 or 09:00:00")
+    return match["hm"]
+
+
+HsdsTime = Annotated[str, AfterValidator(_hours_minutes)]
 
 
 class Schedule(_Loose):
-    byday: str = Field(pattern=r"^(MO|TU|WE|TH|FR|SA|SU)(,(MO|TU|WE|TH|FR|SA|SU))*$")
-    opens_at: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    closes_at: str = Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
+    """Weekly hours. HSDS allows schedules Haven cannot use (monthly, no hours): kept out."""
+
+    byday: str | None = Field(
+        default=None, pattern=r"^(MO|TU|WE|TH|FR|SA|SU)(,(MO|TU|WE|TH|FR|SA|SU))*$")
+    opens_at: HsdsTime | None = None
+    closes_at: HsdsTime | None = None
     description: str = Field(default="", max_length=200)
+
+    def weekly(self) -> dict[str, str] | None:
+        """The schedule as Haven stores it, or None when it has no weekly hours."""
+        if not (self.byday and self.opens_at and self.closes_at):
+            return None
+        return {"byday": self.byday, "opens_at": self.opens_at, "closes_at": self.closes_at,
+                "description": self.description}
 
 
 class Phone(_Loose):
@@ -112,8 +147,29 @@ class Contact(_Loose):
     phones: list[Phone] = Field(default_factory=list, max_length=3)
 
 
+class _LocationRef(_Loose):
+    id: uuid.UUID
+
+
 class ServiceAtLocation(_Loose):
-    location_id: uuid.UUID
+    """HSDS links a service to a location by `location_id` or by nesting the `location`."""
+
+    location_id: uuid.UUID | None = None
+    location: _LocationRef | None = None
+
+    @model_validator(mode="after")
+    def _names_a_location(self) -> ServiceAtLocation:
+        if self.location_id is None:
+            if self.location is None:
+                raise ValueError("needs a location_id or a nested location with its id")
+            self.location_id = self.location.id
+        return self
+
+    @property
+    def target(self) -> uuid.UUID:
+        """The linked location's id (the validator made sure there is one)."""
+        assert self.location_id is not None
+        return self.location_id
 
 
 class HsdsService(_Loose):
@@ -133,6 +189,12 @@ class HsdsService(_Loose):
 
 
 class HsdsOrganization(_Loose):
+    """An organization in HSDS's full representation.
+
+    A service_at_location may nest its location instead of listing it under the
+    organization; such locations are taken as the organization's own.
+    """
+
     id: uuid.UUID
     name: str = Field(min_length=2, max_length=200)
     description: str = Field(default="", max_length=2000)
@@ -142,86 +204,25 @@ class HsdsOrganization(_Loose):
     locations: list[HsdsLocation] = Field(default_factory=list)
     services: list[HsdsService] = Field(default_factory=list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _hoist_nested_locations(cls, raw: object) -> object:
+        if not isinstance(raw, dict):
+            return raw
+        locations = list(raw.get("locations") or [])
+        known = {loc.get("id") for loc in locations if isinstance(loc, dict)}
+        for service in raw.get("services") or []:
+            links = service.get("service_at_locations") if isinstance(service, dict) else None
+            for link in links if isinstance(links, list) else []:
+                nested = link.get("location") if isinstance(link, dict) else None
+                if isinstance(nested, dict) and nested.get("id") not in known:
+                    locations.append(nested)
+                    known.add(nested.get("id"))
+        return {**raw, "locations": locations}
+
 
 class DocumentProblem(Exception):
     """The document as a whole is not HSDS Haven can read (422 with the reason)."""
-
-
-# --- export --------------------------------------------------------------------------------
-
-def export_directory(session: Session) -> dict[str, Any]:
-    """Every organization with its locations, services and capacity, as HSDS JSON."""
-    locations: dict[uuid.UUID, list[Location]] = defaultdict(list)
-    for location in session.exec(select(Location).order_by(col(Location.id))):
-        locations[location.organization_id].append(location)
-    services: dict[uuid.UUID, list[Service]] = defaultdict(list)
-    for service in session.exec(select(Service).order_by(col(Service.id))):
-        services[service.organization_id].append(service)
-    capacity = {row.service_id: row for row in session.exec(select(Capacity))}
-    organizations = [
-        _organization_out(org, locations[org.id], services[org.id], capacity)
-        for org in session.exec(select(Organization).order_by(col(Organization.id)))]
-    return {"hsds_version": HSDS_VERSION, "organizations": organizations}
-
-
-def _terms(pairs: Iterable[tuple[str, object]]) -> list[dict[str, Any]]:
-    return [{"taxonomy_term": {"taxonomy": TAXONOMY, "code": code},
-             "value": str(value).lower() if isinstance(value, bool) else str(value)}
-            for code, value in pairs]
-
-
-def _organization_out(org: Organization, locations: list[Location], services: list[Service],
-                      capacity: dict[uuid.UUID, Capacity]) -> dict[str, Any]:
-    return {
-        "id": str(org.id), "name": org.name, "description": org.description,
-        "email": org.email, "website": org.website,
-        "attributes": _terms([("organization_kind", org.kind.value), ("region", org.region),
-                              ("active", org.active)]),
-        "locations": [_location_out(location) for location in locations],
-        "services": [_service_out(service, capacity[service.id]) for service in services],
-    }
-
-
-def _location_out(location: Location) -> dict[str, Any]:
-    confidential = location.confidential
-    precision = handlers.CONFIDENTIAL_PRECISION
-    return {
-        "id": str(location.id), "name": location.name, "location_type": "physical",
-        "latitude": round(location.latitude, precision) if confidential else location.latitude,
-        "longitude": (round(location.longitude, precision) if confidential
-                      else location.longitude),
-        "addresses": [] if confidential else [{
-            "address_1": location.address_1, "city": location.city,
-            "postal_code": location.postal_code, "country": location.country,
-            "address_type": "physical"}],
-        "attributes": _terms([("region", location.region), ("confidential", confidential)]),
-    }
-
-
-def _service_out(service: Service, capacity: Capacity) -> dict[str, Any]:
-    rules = Eligibility.model_validate(service.eligibility)
-    terms: list[tuple[str, object]] = [("service_type", service.service_type)]
-    terms += [(rule, value) for rule in _LIST_RULES if rule != "languages"
-              for value in getattr(rules, rule)]
-    terms += [(flag, getattr(rules, flag)) for flag in _FLAG_RULES]
-    terms += [("waitlist_length", capacity.waitlist_length)]
-    return {
-        "id": str(service.id), "name": service.name, "description": service.description,
-        "status": "active" if service.active else "inactive",
-        "minimum_age": rules.age_min, "maximum_age": rules.age_max,
-        "languages": [{"code": code} for code in rules.languages],
-        "service_areas": [{"name": area} for area in service.service_areas],
-        "schedules": service.schedules,
-        "contacts": [{"name": c["name"], "title": c.get("title", ""),
-                      "email": c.get("email", ""),
-                      "phones": [{"number": c["phone"]}] if c.get("phone") else []}
-                     for c in service.contacts],
-        "service_at_locations": [{"location_id": str(service.location_id)}],
-        "capacities": [{"unit": {"name": capacity.unit}, "available": capacity.available,
-                        "maximum": capacity.maximum,
-                        "updated": handlers.aware(capacity.confirmed_at).isoformat()}],
-        "attributes": _terms(terms),
-    }
 
 
 # --- import --------------------------------------------------------------------------------
@@ -232,6 +233,7 @@ def import_directory(*, session: Session, ports: Ports, document: object,
     if not isinstance(document, dict) or not isinstance(document.get("organizations"), list):
         raise DocumentProblem("organizations: an HSDS document needs a list of organizations "
                               "at the top level ({\"organizations\": [...]}).")
+    begin_writing(session)
     report = ImportReport()
     for index, raw in enumerate(document["organizations"]):
         where = f"organizations[{index}]"
@@ -264,13 +266,18 @@ def _path(prefix: str, loc: Iterable[int | str]) -> str:
 
 
 def _values(attributes: list[Attribute], code: str) -> list[str]:
-    return [a.value for a in attributes if a.taxonomy_term.taxonomy == TAXONOMY
-            and a.taxonomy_term.code == code]
+    return [a.value for a in attributes if a.taxonomy_term.is_haven(code)]
 
 
 def _one(attributes: list[Attribute], code: str, default: str | None = None) -> str | None:
     found = _values(attributes, code)
     return found[0] if found else default
+
+
+def _region(location: HsdsLocation) -> str:
+    """Haven's `region` attribute, else the state_province other HSDS tools write."""
+    return _one(location.attributes, "region") or next(
+        (a.state_province for a in location.addresses if a.state_province), "")
 
 
 def _flag(attributes: list[Attribute], code: str, default: bool) -> bool:
@@ -302,7 +309,8 @@ class _Plan:
                                         f"{', '.join(k.value for k in OrganizationKind)}")
         else:
             plan.kind = OrganizationKind(kind)
-        plan.region = _one(attributes, "region") or ""
+        plan.region = _one(attributes, "region") or next(
+            (region for location in organization.locations if (region := _region(location))), "")
         if not plan.region:
             plan.problem(".attributes", "a 'region' attribute (taxonomy 'haven') is required")
         same_name = session.exec(select(Organization).where(
@@ -311,8 +319,9 @@ class _Plan:
             plan.problem(".name", "another organization already has this name")
         location_ids = {location.id for location in organization.locations}
         for i, location in enumerate(organization.locations):
-            if not _one(location.attributes, "region"):
-                plan.problem(f".locations[{i}].attributes", "a 'region' attribute is required")
+            if not _region(location):
+                plan.problem(f".locations[{i}].attributes", "a 'region' attribute (or an "
+                             "address with its state_province) is required")
             plan._owned(session.get(Location, location.id), f".locations[{i}].id")
         for i, service in enumerate(organization.services):
             plan._check_service(session, service, f".services[{i}]", location_ids)
@@ -325,7 +334,7 @@ class _Plan:
     def _check_service(self, session: Session, service: HsdsService, path: str,
                        location_ids: set[uuid.UUID]) -> None:
         self._owned(session.get(Service, service.id), f"{path}.id")
-        if service.service_at_locations[0].location_id not in location_ids:
+        if service.service_at_locations[0].target not in location_ids:
             self.problem(f"{path}.service_at_locations[0].location_id",
                          "must name one of this organization's locations")
         service_type = _one(service.attributes, "service_type")
@@ -376,13 +385,13 @@ class _Plan:
         location = session.get(Location, source.id)
         keeps_precise = (location is not None and location.confidential and confidential
                          and _coarse(location) == (source.latitude, source.longitude))
-        fields: dict[str, Any] = {"name": source.name, "region": _one(source.attributes, "region"),
+        fields: dict[str, Any] = {"name": source.name, "region": _region(source),
                                   "confidential": confidential, "updated_at": now}
         if not keeps_precise:
             fields |= {"latitude": source.latitude, "longitude": source.longitude}
         if source.addresses or not confidential:
             address = source.addresses[0] if source.addresses else Address()
-            fields |= address.model_dump(exclude={"address_type"})
+            fields |= address.model_dump(exclude={"address_type", "state_province"})
         if location is None:
             location = Location(id=source.id, organization_id=self.source.id, latitude=0.0,
                                 longitude=0.0, name=source.name, region="")
@@ -392,7 +401,7 @@ class _Plan:
 
     def _service(self, session: Session, ports: Ports, source: HsdsService,
                  locations: dict[uuid.UUID, Location], now: datetime) -> None:
-        location = locations[source.service_at_locations[0].location_id]
+        location = locations[source.service_at_locations[0].target]
         service = session.get(Service, source.id) or Service(
             id=source.id, organization_id=self.source.id, location_id=location.id,
             name=source.name, service_type="")
@@ -403,7 +412,8 @@ class _Plan:
             "active": source.status == "active",
             "eligibility": self.rules[source.id].model_dump(mode="json"),
             "service_areas": [area.name for area in source.service_areas],
-            "schedules": [schedule.model_dump() for schedule in source.schedules],
+            "schedules": [weekly for schedule in source.schedules
+                          if (weekly := schedule.weekly()) is not None],
             "contacts": [{"name": c.name, "title": c.title, "email": c.email,
                           "phone": c.phones[0].number if c.phones else ""}
                          for c in source.contacts],

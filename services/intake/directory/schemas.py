@@ -30,7 +30,9 @@ class EligibilityIn(Strict):
     age_min: int = Field(default=0, ge=0, le=120)
     age_max: int = Field(default=120, ge=0, le=120)
     dependents_allowed: bool = False
-    languages: list[str] = Field(default_factory=list, max_length=20)
+    # The pattern is stated for OpenAPI; the validator below gives the friendlier message.
+    languages: list[str] = Field(default_factory=list, max_length=20, json_schema_extra={
+        "items": {"type": "string", "pattern": "^[a-z]{2,3}$"}})
     exploitation_types: list[str] = Field(default_factory=list, max_length=5)
     immigration_statuses: list[str] = Field(default_factory=list, max_length=5)
     substance_use_accepted: bool = True
