@@ -30,7 +30,7 @@ from shared.settings import KafkaSettings
 
 log = logging.getLogger("haven.intake.projector")
 SOURCES = (topics.REFERRAL_STATUS, topics.REFERRAL_OFFERS, topics.NOTIFICATION_DELIVERIES,
-           topics.NOTIFICATION_INBOX)
+           topics.NOTIFICATION_INBOX, topics.CAPACITY_COUNTS)
 GROUP = "haven-intake"
 
 
