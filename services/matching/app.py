@@ -103,6 +103,7 @@ def create_app(
     policy = policy_from(settings)
     stale_after = timedelta(hours=settings.capacity_stale_after_hours)
     app = create_faust_app(SERVICE, kafka=kafka, runtime=runtime, web_port=worker.web_port,
+                           web_bind=str(worker.web_bind),
                            app_id=settings.app_id)
     public_keys = FolderPublicKeys(public_dir(runtime))
     codec, sealed, grants = service_codec(MATCHING, source=f"/haven/{SERVICE}",
