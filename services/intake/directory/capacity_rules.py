@@ -85,7 +85,3 @@ def counted(places: Places, *, held: int, pending: list[int], placements_through
                    placements_through=max(placements_through, places.placements_through),
                    revision=revision)
 
-
-def withdrawn_by(places: Places, new: Places) -> int:
-    """How many open offers a new figure withdraws (the newest go first, docs/matching.md)."""
-    return max(0, places.held - max(0, new.available - new.placed))

@@ -141,9 +141,3 @@ def test_a_confirmation_before_intake_heard_of_the_placements_keeps_them() -> No
     world.sync()
     assert (world.places.placed, world.places.open) == (2, 0)
 
-
-def test_lowering_under_holds_says_how_many_offers_go() -> None:
-    places = rules.counted(Places(available=3, maximum=3), held=3, pending=[],
-                           placements_through=0, revision=1)
-    lowered = rules.set_figure(places, available=1)
-    assert rules.withdrawn_by(places, lowered) == 2
