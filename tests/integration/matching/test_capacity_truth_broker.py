@@ -8,8 +8,9 @@ providers' answers. Both scenarios of the issue run on two services of one worke
   new offers and "+1" answered 422. Now: no new offer, and "+1" offers exactly one.
 - 2 open of 8, both accepted; staff free one (+1). That made three new offers. Now: one.
 
-Afterwards intake's `held` and `placed` equal what matching's ledger holds (read from
-its table's changelog).
+Afterwards, and after a burst on a third service (offers, acceptances, a decline that
+moves a waiting list), intake's `held` and `placed` equal what matching's ledger holds
+(read from its table's changelog).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from services.intake.projector import Projector
 from services.matching.ledger import Ledger
 from services.matching.state import load_ledger
 from shared import topics
-from shared.events import HoldDecided, OfferAccepted, OfferClosed, OfferMade
-from shared.events.vocabulary import ServiceType
+from shared.events import HoldDecided, OfferAccepted, OfferClosed, OfferDeclined, OfferMade
+from shared.events.vocabulary import DeclineReason, ServiceType
 from shared.kafka import EventPublisher, create_producer, ensure_topics
 from shared.records import IncomingRecord, RejectedRecord
 from shared.settings import KafkaSettings
@@ -41,6 +42,7 @@ from tests.support.pages import engine
 from tests.support.processes import wait_until
 
 SHELTER, LEGAL = ServiceType.EMERGENCY_SHELTER, ServiceType.LEGAL_AID
+COUNSELLING = ServiceType.COUNSELLING
 LOCATION = {"name": "Test shelter", "region": "utrecht", "latitude": 52.09,
             "longitude": 5.12, "confidential": False}
 
@@ -114,17 +116,22 @@ class Watch:
         return list(found.values())
 
 
+def _offers(run: MatchingRun, service_id: str, count: int) -> list[OfferMade]:
+    """The first `count` offers matching made for the service."""
+    def made(events: list[object]) -> list[OfferMade]:
+        return [e for e in events if isinstance(e, OfferMade) and str(e.service_id) == service_id]
+    found = made(run.opened(topics.REFERRAL_OFFERS.name,
+                            done=lambda events: len(made(events)) >= count))
+    assert len(found) >= count, f"matching made {len(found)} offers, not {count}"
+    return found[:count]
+
+
 def _accept_offers(run: MatchingRun, service_id: str, organization: uuid.UUID,
                    count: int) -> None:
     """The provider accepts `count` offers of the service, once matching made them."""
-    offers = run.opened(topics.REFERRAL_OFFERS.name, done=lambda events: len(
-        [e for e in events if isinstance(e, OfferMade) and str(e.service_id) == service_id])
-        >= count)
-    made = [e for e in offers if isinstance(e, OfferMade) and str(e.service_id) == service_id]
-    assert len(made) >= count, "matching made no offers"
     run.answer(*(OfferAccepted(offer_id=offer.offer_id, referral_id=offer.referral_id,
                                organization_id=organization, answered_at=datetime.now(UTC))
-                 for offer in made[:count]))
+                 for offer in _offers(run, service_id, count)))
 
 
 def _capacity(intake: Intake, service_id: str) -> dict[str, Any]:
@@ -168,6 +175,7 @@ def test_a_place_haven_filled_is_never_offered_again(kafka_broker: KafkaSettings
             # One need per scenario, so no referral waits at both services.
             full = _service(intake, SHELTER, available=2, maximum=2)
             freed = _service(intake, LEGAL, available=2, maximum=8)
+            busy = _service(intake, COUNSELLING, available=4, maximum=6)
             run.start_worker("capacity")
             staff = intake.members["provider"].headers
 
@@ -203,5 +211,25 @@ def test_a_place_haven_filled_is_never_offered_again(kafka_broker: KafkaSettings
                 ledger = _ledger(run, service_id)
                 assert (len(ledger.holds), len(ledger.placements)) == (
                     shown["held"], shown["placed"]), "intake shows what the ledger holds"
+
+            # A burst on a third service: 8 referrals for 4 places, 2 accepted, 1 declined
+            # (its place goes to the first in the queue). Intake ends where the ledger is.
+            run.submit(8, accepts_waitlist=True, need=COUNSELLING)
+            offers = _offers(run, busy, 4)
+            run.answer(*(OfferAccepted(offer_id=o.offer_id, referral_id=o.referral_id,
+                                       organization_id=organization,
+                                       answered_at=datetime.now(UTC)) for o in offers[:2]),
+                       OfferDeclined(offer_id=offers[2].offer_id,
+                                     referral_id=offers[2].referral_id,
+                                     organization_id=organization, reason=DeclineReason.OTHER,
+                                     answered_at=datetime.now(UTC)))
+            assert len(watch.held(busy, at_least=5)) == 5, "the declined place moved on"
+
+            def settled() -> bool:
+                ledger, shown = _ledger(run, busy), _capacity(intake, busy)
+                return (len(ledger.holds), len(ledger.placements)) == (
+                    shown["held"], shown["placed"]) == (2, 2)
+
+            assert wait_until(settled, 60), (_capacity(intake, busy), _ledger(run, busy))
     finally:
         run.stop()

@@ -165,3 +165,15 @@ def test_ended_offers_are_forgotten_after_the_redelivery_window() -> None:
     assert ended.offer_id not in ledger.closed and ended.offer_id not in ledger.decided
     assert list(ledger.holds) == [open_one.offer_id] and open_one.offer_id in ledger.decided
     assert load_ledger(dump_ledger(ledger)) == ledger
+
+
+def test_a_ledger_stored_before_placements_were_numbered_still_loads_and_keeps_them() -> None:
+    placed = uuid.UUID(int=7)
+    stored = (b'{"available": 2, "reported": 2, "version": 3, "confirmed_at": null, "holds": {},'
+              b' "placements": {"' + str(placed).encode() + b'": "2026-11-24T12:00:00Z"},'
+              b' "waitlist": [], "decided": {}, "closed": [], "ended_at": {}, "hold_limit": 0}')
+    ledger = load_ledger(stored)
+    assert ledger.open_places == 1
+    assert ledger.counts().pending == [1], "numbered on first use, so intake can count it"
+    assert ledger.observe(2, 4, T0, counts_placements_through=1) == []
+    assert ledger.placements == {} and ledger.open_places == 2
