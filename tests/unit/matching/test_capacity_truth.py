@@ -62,9 +62,11 @@ class World:
                                     revision=counts.revision)
 
 
-OPS = st.sampled_from(["offer", "wait", "accept", "decline", "expire", "person_declines",
-                       "leave", "outside_in", "outside_out", "confirm", "new_beds", "sync"])
-step = st.tuples(OPS, st.integers(0, 7))
+# Offers, acceptances and staff's clicks weigh more: today's bug needs a few of each.
+OPS = st.sampled_from(["offer", "offer", "offer", "wait", "accept", "accept", "decline",
+                       "expire", "person_declines", "leave", "outside_in", "outside_out",
+                       "confirm", "confirm", "new_beds"])
+step = st.tuples(OPS, st.integers(0, 7), st.booleans())  # then: intake hears the ledger?
 
 
 def _apply(world: World, op: str, n: int, serial: int) -> None:
@@ -98,24 +100,23 @@ def _apply(world: World, op: str, n: int, serial: int) -> None:
     elif op == "new_beds":  # beds opened or closed; never one somebody sleeps in
         world.beds = max(world.outside + len(world.present), n)
         world.staff(lambda p: rules.set_figure(p, available=world.free, maximum=world.beds))
-    elif op == "sync":
-        world.sync()
 
 
 @settings(max_examples=400, deadline=None)
-@given(beds=st.integers(1, 6), outside=st.integers(0, 3), steps=st.lists(step, max_size=60))
+@given(beds=st.integers(1, 4), outside=st.integers(0, 2), steps=st.lists(step, max_size=30))
 def test_holds_and_placements_never_exceed_the_places_that_exist(
-        beds: int, outside: int, steps: list[tuple[str, int]]) -> None:
+        beds: int, outside: int, steps: list[tuple[str, int, bool]]) -> None:
     world = World(beds=beds, outside=min(outside, beds))
-    for serial, (op, n) in enumerate(steps, start=1):
+    for serial, (op, n, heard) in enumerate(steps, start=1):
         world.clock += timedelta(minutes=1)
         _apply(world, op, n, serial)
         assert len(world.ledger.holds) + len(world.present) + world.outside <= world.beds, (
             f"overbooked after {op}")
-        world.sync()
-        assert world.places.held == len(world.ledger.holds)
-        assert world.places.placed == len(world.ledger.placements), "intake shows the ledger"
-        assert world.places.open == world.ledger.open_places
+        if heard:  # intake's view catches up: it shows exactly what the ledger counts
+            world.sync()
+            assert world.places.held == len(world.ledger.holds)
+            assert world.places.placed == len(world.ledger.placements)
+            assert world.places.open == world.ledger.open_places
 
 
 def test_still_right_after_haven_filled_both_places_reopens_nothing() -> None:
