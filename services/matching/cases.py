@@ -138,10 +138,11 @@ class Case:
         told = offer.status in {"offered", "accepted"}
         offer.status = "withdrawn"
         need = self.needs[offer.need]
-        need.state = self._state_from_offers(need) if need.state != "queued" else "queued"
+        if need.state != "queued":  # a queued need keeps waiting at its other services
+            need.state = self._state_from_offers(need)
         events: list[Event] = [self._closed(offer, "withdrawn", reason, now)] if told else []
-        return events + self._advance(need, now, policy) + self._status(now, reason or
-                                                                        "capacity_lowered")
+        return events + self._advance(need, now, policy) + self._status(
+            now, reason or "capacity_lowered")
 
     def on_accepted(self, offer_id: uuid.UUID, organization_id: uuid.UUID, now: datetime,
                     policy: MatchingPolicy, event_id: str) -> list[Event]:
