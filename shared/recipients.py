@@ -61,6 +61,7 @@ _PRODUCERS: dict[str, str] = {
         "org.haven.referral.erasure_applied.v1", "org.haven.capacity.hold_requested.v1",
         "org.haven.capacity.hold_released.v1",
         "org.haven.capacity.placement_confirmed.v1", "org.haven.capacity.observed.v1",
+        "org.haven.capacity.counted.v1",
         "org.haven.matching.hold_decided.v1", "org.haven.matching.offer_timed_out.v1",
         "org.haven.matching.deadline_reached.v1"), MATCHING),
     **dict.fromkeys((

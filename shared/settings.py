@@ -6,10 +6,18 @@ Every process builds these at start-up and passes them down; nothing reads
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    IPvAnyAddress,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import topics
@@ -155,11 +163,16 @@ class MatchingSettings(SafeSettings):
 
 
 class WorkerSettings(SafeSettings):
-    """A Faust worker's local port for its web view; each service sets its own default."""
+    """A Faust worker's local port for its web view; each service sets its own default.
+
+    The view (Faust's tables and stats) has no sign-in, so it listens on loopback only
+    unless `HAVEN_WORKER_WEB_BIND` names another interface (Faust's own default binds
+    every interface)."""
 
     model_config = SettingsConfigDict(env_prefix="HAVEN_WORKER_", extra="ignore")
 
     web_port: int | None = Field(default=None, ge=1, le=65535)
+    web_bind: IPvAnyAddress = Field(default=IPv4Address("127.0.0.1"))
 
 
 # The longest backoff; the retry agent never sleeps longer, whatever a record's due time says.

@@ -30,12 +30,13 @@ log = logging.getLogger("haven.streams")
 
 def create_faust_app(
     service: str, *, kafka: KafkaSettings, runtime: RuntimeSettings, web_port: int | None,
-    app_id: str | None = None,
+    app_id: str | None = None, web_bind: str = "127.0.0.1",
 ) -> faust.App:
     """A worker app wired to our broker, our serializers and our topic policy.
 
     `app_id` is the consumer group and prefixes table changelogs (tests run isolated
-    groups side by side on one broker).
+    groups side by side on one broker). The web view listens on `web_bind` only
+    (loopback unless configured: it has no sign-in).
     """
     datadir = runtime.var_dir / "faust" / service
     datadir.mkdir(parents=True, exist_ok=True)
@@ -56,6 +57,7 @@ def create_faust_app(
         web_enabled=web_port is not None,
         web_port=web_port or 6066,
         web_host="127.0.0.1",
+        web_bind=web_bind,
         # A killed worker's partitions move to a live one within seconds, not a minute.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,

@@ -62,6 +62,9 @@ DIRECTORY_SERVICES = _compacted(
     partitions=3)
 CAPACITY_UPDATES = _compacted(
     "capacity.updates", "service id", "intake → matching: open places as staff report them")
+CAPACITY_COUNTS = _compacted(
+    "capacity.counts", "service id",
+    "matching → intake: places held and placed per service, as the service's ledger counts")
 CAPACITY_REMINDERS = TopicSpec(
     "capacity.reminders", "service id", "intake → notifier: capacity not confirmed for too long",
     partitions=3)
@@ -100,8 +103,9 @@ NOTIFICATION_INBOX = TopicSpec(
 
 DATA_TOPICS: tuple[TopicSpec, ...] = (
     REFERRAL_SUBMITTED, REFERRAL_KEYS, DIRECTORY_ORGANIZATIONS, DIRECTORY_SERVICES,
-    CAPACITY_UPDATES, CAPACITY_REMINDERS, CAPACITY_RESERVATIONS, MATCHING_COMMANDS,
-    REFERRAL_OFFERS, REFERRAL_RESPONSES, REFERRAL_STATUS, CONSENT_CHANGES, NOTIFICATION_DELIVERIES,
+    CAPACITY_UPDATES, CAPACITY_COUNTS, CAPACITY_REMINDERS, CAPACITY_RESERVATIONS,
+    MATCHING_COMMANDS, REFERRAL_OFFERS, REFERRAL_RESPONSES, REFERRAL_STATUS, CONSENT_CHANGES,
+    NOTIFICATION_DELIVERIES,
     CONTACT_TERMS, *NOTIFICATION_RETRY_TIERS, NOTIFICATION_ALERTS, NOTIFICATION_INBOX,
 )
 

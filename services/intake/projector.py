@@ -31,16 +31,18 @@ from shared.settings import KafkaSettings
 
 log = logging.getLogger("haven.intake.projector")
 SOURCES = (topics.REFERRAL_STATUS, topics.REFERRAL_OFFERS, topics.NOTIFICATION_DELIVERIES,
-           topics.NOTIFICATION_INBOX)
+           topics.NOTIFICATION_INBOX, topics.CAPACITY_COUNTS)
 GROUP = "haven-intake"
 
 
 class Projector:
     def __init__(self, engine: Engine, connect: Callable[[], EventPublisher],
                  kafka: KafkaSettings, *, grants: GrantFollower | None = None,
-                 group_id: str = GROUP) -> None:
+                 group_id: str = GROUP,
+                 sources: tuple[topics.TopicSpec, ...] = SOURCES) -> None:
         self._engine = engine
         self._group_id = group_id  # tests run their own group on a shared broker
+        self._sources = sources    # and may follow only the topics they need
         self._connect = connect
         self._kafka = kafka
         self._grants = grants
@@ -64,7 +66,7 @@ class Projector:
     def _consume(self, stop: threading.Event) -> None:
         publisher = self._connect()
         consumer = KafkaConsumer(
-            *(spec.name for spec in SOURCES), bootstrap_servers=self._kafka.bootstrap_servers,
+            *(spec.name for spec in self._sources), bootstrap_servers=self._kafka.bootstrap_servers,
             group_id=self._group_id, enable_auto_commit=False, auto_offset_reset="earliest",
             client_id="haven-intake-projector",
         )

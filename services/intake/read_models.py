@@ -1,5 +1,5 @@
-"""Read models projected from events (the referral timeline, offers, the inbox); applying
-the same event twice changes nothing."""
+"""Read models projected from events (the referral timeline, offers, the inbox, matching's
+counts of each service's places); applying the same event twice changes nothing."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from services.intake.directory.handlers import record_counts
 from services.intake.inbox import projection as inbox
 from services.intake.models import Referral, TimelineEntry
 from services.intake.offers import erasure as offer_erasure
 from services.intake.offers import handlers as offers
 from services.intake.watch import store as watch
 from shared.events import (
+    CapacityCounted,
     ErasureApplied,
     InboxMessagePosted,
     NotificationDelivered,
@@ -56,6 +58,8 @@ def apply(session: Session, envelope: Envelope) -> bool:
     not ours."""
     if isinstance(envelope.event, InboxMessagePosted):
         return inbox.posted(session, envelope.event)  # idempotent on the notification id
+    if isinstance(envelope.event, CapacityCounted):
+        return record_counts(session, envelope.event)  # idempotent on the ledger's revision
     described = describe(envelope)
     referral_id = getattr(envelope.event, "referral_id", None)
     if described is None or referral_id is None:

@@ -37,6 +37,7 @@ from services.matching.state import dump_case, dump_ledger, load_case, load_ledg
 from shared import topics
 from shared.envelope import CloudEvent
 from shared.events import (
+    CapacityCounted,
     CapacityObserved,
     CapacityUpdated,
     ConsentChanged,
@@ -102,6 +103,7 @@ def create_app(
     policy = policy_from(settings)
     stale_after = timedelta(hours=settings.capacity_stale_after_hours)
     app = create_faust_app(SERVICE, kafka=kafka, runtime=runtime, web_port=worker.web_port,
+                           web_bind=str(worker.web_bind),
                            app_id=settings.app_id)
     public_keys = FolderPublicKeys(public_dir(runtime))
     codec, sealed, grants = service_codec(MATCHING, source=f"/haven/{SERVICE}",
@@ -233,7 +235,8 @@ def create_app(
             if isinstance(event, CapacityUpdated):
                 await steadfast(app, partial(emit, [CapacityObserved(
                     service_id=event.service_id, available=event.available,
-                    version=event.version, confirmed_at=event.confirmed_at)],
+                    version=event.version, confirmed_at=event.confirmed_at,
+                    counts_placements_through=event.counts_placements_through)],
                     envelope.attributes), consumer=SERVICE)
 
     @app.agent(faust_topic(app, topics.CAPACITY_RESERVATIONS), name="on_reservations")
@@ -251,11 +254,20 @@ def create_app(
         raw = ledgers.get(key)
         ledger = Ledger() if raw is None else load_ledger(raw)
         ledger.hold_limit = settings.max_open_offers_per_service
+        before = ledger.counts()
         decisions = _apply_to_ledger(ledger, event, now)
         ledger.forget(before=now - LEDGER_MEMORY)
-        await emit([HoldDecided(referral_id=d.referral_id, service_id=service_id,
-                                offer_id=d.offer_id, outcome=d.outcome, reason=d.reason,
-                                decided_at=now) for d in decisions], envelope.attributes)
+        events: list[Event] = [HoldDecided(
+            referral_id=d.referral_id, service_id=service_id, offer_id=d.offer_id,
+            outcome=d.outcome, reason=d.reason, decided_at=now) for d in decisions]
+        counts = ledger.recount(before)
+        if counts is not None:  # intake shows what the ledger holds and placed
+            events.append(CapacityCounted(
+                service_id=service_id, held=counts.held, pending=counts.pending,
+                placements_through=counts.placements_through, waitlisted=counts.waitlisted,
+                figure_version=counts.figure_version, revision=counts.revision,
+                counted_at=now))
+        await emit(events, envelope.attributes)
         await store(app, ledgers, key, dump_ledger(ledger))
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
@@ -317,5 +329,6 @@ def _apply_to_ledger(ledger: Ledger, event: Event, now: datetime) -> list[Decisi
     if isinstance(event, PlacementConfirmed):
         return ledger.place(event.offer_id, event.placed_at)
     if isinstance(event, CapacityObserved):
-        return ledger.observe(event.available, event.version, event.confirmed_at)
+        return ledger.observe(event.available, event.version, event.confirmed_at,
+                              counts_placements_through=event.counts_placements_through)
     return []

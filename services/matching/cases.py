@@ -103,6 +103,8 @@ class Case:
         if self._seen(event_id):
             return []
         offer = self.offers.get(decision.offer_id)
+        if decision.outcome == "withdrawn":
+            return self._hold_withdrawn(offer, decision.reason, now, policy)
         if offer is None or self.closed or offer.status not in {"requested", "waitlisted"}:
             return self._give_back(decision, now) if decision.outcome == "held" else []
         need = self.needs[offer.need]
@@ -127,6 +129,22 @@ class Case:
                 other.status = "released"
                 events.append(self._release(other, now, "offered_elsewhere"))
         return events + self._status(now, "offer_made")
+
+    def _hold_withdrawn(self, offer: Offer | None, reason: str, now: datetime,
+                        policy: MatchingPolicy) -> list[Event]:
+        """Staff lowered the figure under this hold: the offer is withdrawn (the provider and
+        the outreach worker see why) and the search goes on. The ledger already let the
+        place go; a placement that got there first stands (the ledger counts it)."""
+        if offer is None or self.closed or offer.status not in HOLDING:
+            return []
+        told = offer.status in {"offered", "accepted"}
+        offer.status = "withdrawn"
+        need = self.needs[offer.need]
+        if need.state != "queued":  # a queued need keeps waiting at its other services
+            need.state = self._state_from_offers(need)
+        events: list[Event] = [self._closed(offer, "withdrawn", reason, now)] if told else []
+        return events + self._advance(need, now, policy) + self._status(
+            now, reason or "capacity_lowered")
 
     def on_accepted(self, offer_id: uuid.UUID, organization_id: uuid.UUID, now: datetime,
                     policy: MatchingPolicy, event_id: str) -> list[Event]:

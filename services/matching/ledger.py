@@ -4,12 +4,20 @@ Pure. The matching worker that owns the service's partition of
 `capacity.reservations` keeps one `Ledger` per service in a Faust table and feeds
 it every request in order, so "is there still a place?" has exactly one answer.
 
-Invariants (tested with hypothesis in tests/unit/matching/test_ledger.py):
+Staff's figure (`reported`) counts the service's open places with Haven's placements up
+to one placement number (`counted_through`): every placement gets the next number here,
+intake learns the numbers from `counts()`, and a figure staff send states through which
+number it counts them. Placements after that number stay on top of the figure, so no
+confirmation, however late or stale, reopens a filled place (docs/matching.md, "One
+truth for a service's places").
+
+Invariants (tested with hypothesis in tests/unit/matching/test_ledger.py, and with
+intake's capacity rules in tests/unit/matching/test_capacity_truth.py):
 - holds + placements never exceed the figure in force (`available`), and holds never
   exceed the service's limit on open offers;
-- a figure staff lowered below what is held takes effect as holds and placements end:
-  offers already made stay valid, no new hold is granted meanwhile, and the figure in
-  force never stays above staff's once what is held fits in it;
+- a figure staff lowered below what is held withdraws the newest holds (decision
+  `withdrawn`, reason `capacity_lowered`) until the rest fit; placements are people and
+  are never withdrawn, so only they may stand above a lowered figure;
 - a waiting list is non-empty only while no place is open;
 - places go to the waiting list by urgency, then waiting time, never skipping;
 - the same request twice gets the same answer (redelivery changes nothing).
@@ -17,15 +25,28 @@ Invariants (tested with hypothesis in tests/unit/matching/test_ledger.py):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
 from shared.events.vocabulary import Urgency
 
+
+@dataclass(frozen=True)
+class Counts:
+    """A ledger's counts for intake (sent as the `CapacityCounted` event)."""
+
+    held: int
+    pending: list[int]          # numbers of placements staff's figure does not count yet
+    placements_through: int
+    waitlisted: int
+    figure_version: int
+    revision: int
+
 URGENCY_ORDER = {Urgency.TONIGHT: 0, Urgency.WITHIN_DAYS: 1, Urgency.PLANNED: 2}
-Outcome = Literal["held", "waitlisted", "refused"]
+Outcome = Literal["held", "waitlisted", "refused", "withdrawn"]
+LOWERED = "capacity_lowered"
 
 
 @dataclass(frozen=True)
@@ -62,6 +83,27 @@ class Ledger:
     closed: set[UUID] = field(default_factory=set)                  # released or placed
     ended_at: dict[UUID, datetime] = field(default_factory=dict)    # closed offer -> when
     hold_limit: int = 0  # most offers open at once for this service (0: as many as places)
+    placement_seq: dict[UUID, int] = field(default_factory=dict)  # placed offer -> its number
+    placements_made: int = 0   # the last placement number given
+    counted_through: int = 0   # staff's figure counts placements numbered up to this
+    revision: int = 0          # grows with every change intake should hear of (`counts`)
+
+    def counts(self) -> Counts:
+        """What intake shows and staff count from: holds, placements not yet counted, and
+        the placement numbers staff's next figure may say it counts."""
+        self._number_placements()
+        return Counts(
+            held=len(self.holds), pending=sorted(self.placement_seq.values()),
+            placements_through=self.placements_made, waitlisted=len(self.waitlist),
+            figure_version=self.version, revision=self.revision)
+
+    def recount(self, before: Counts | None) -> Counts | None:
+        """The counts after a change, with the next revision; None when nothing changed."""
+        counts = self.counts()
+        if counts == before:
+            return None
+        self.revision += 1
+        return replace(counts, revision=self.revision)
 
     @property
     def open_places(self) -> int:
@@ -89,9 +131,11 @@ class Ledger:
 
     def release(self, offer_id: UUID, at: datetime | None = None) -> list[Decision]:
         """An offer ended without placement, a referral left the queue, or the person said
-        no to a place: the place moves on."""
+        no to a place: the place moves on. (A placement staff's figure already counts
+        stays in their count until they send a new one: the figure is theirs.)"""
         self.holds.pop(offer_id, None)
         self.placements.pop(offer_id, None)
+        self.placement_seq.pop(offer_id, None)
         self.waitlist = [w for w in self.waitlist if w.offer_id != offer_id]
         self.closed.add(offer_id)
         if at is not None:
@@ -100,9 +144,15 @@ class Ledger:
         return self._promote()
 
     def place(self, offer_id: UUID, at: datetime) -> list[Decision]:
-        """The provider accepted: the hold becomes a placement (idempotent)."""
-        if self.holds.pop(offer_id, None) is not None:
+        """The provider accepted: the hold becomes a placement with the next number
+        (idempotent). A hold withdrawn by a lowering while the acceptance was on its way
+        still counts: the person is coming, so the place is taken."""
+        self._number_placements()
+        held = self.holds.pop(offer_id, None) is not None
+        if offer_id not in self.closed and (held or self.decided.get(offer_id) == "withdrawn"):
+            self.placements_made += 1
             self.placements[offer_id] = at
+            self.placement_seq[offer_id] = self.placements_made
         self.closed.add(offer_id)
         self.ended_at.setdefault(offer_id, at)
         return []
@@ -116,21 +166,48 @@ class Ledger:
             self.decided.pop(offer_id, None)
             del self.ended_at[offer_id]
 
-    def observe(self, available: int, version: int, confirmed_at: datetime) -> list[Decision]:
-        """Staff's newer figure; placements made before it are already in their count."""
+    def observe(self, available: int, version: int, confirmed_at: datetime,
+                counts_placements_through: int | None = None) -> list[Decision]:
+        """Staff's newer figure; it counts the placements numbered up to what it states
+        (a figure that states nothing, from an older intake, counts none of them)."""
         if version <= self.version:
             return []
+        self._number_placements()
         self.reported, self.version, self.confirmed_at = available, version, confirmed_at
-        self.placements = {offer: at for offer, at in self.placements.items()
-                           if at > confirmed_at}
+        through = max(self.counted_through, min(counts_placements_through or 0,
+                                                self.placements_made))
+        self.counted_through = through
+        for offer_id in [o for o, seq in self.placement_seq.items() if seq <= through]:
+            del self.placement_seq[offer_id]
+            self.placements.pop(offer_id, None)
+        withdrawn = self._withdraw_over(available)
         self._apply_reported()
-        return self._promote()
+        return withdrawn + self._promote()
+
+    def _withdraw_over(self, reported: int) -> list[Decision]:
+        """Staff lowered the figure under what is held: the newest holds go (their offers
+        are withdrawn, the provider and the outreach worker see `capacity_lowered`)."""
+        withdrawn = []
+        while self.holds and len(self.holds) + len(self.placements) > reported:
+            offer_id, referral_id = list(self.holds.items())[-1]
+            del self.holds[offer_id]
+            self.decided[offer_id] = "withdrawn"
+            if self.confirmed_at is not None:
+                self.ended_at.setdefault(offer_id, self.confirmed_at)
+            withdrawn.append(Decision(offer_id, referral_id, "withdrawn", LOWERED))
+        return withdrawn
 
     def _apply_reported(self) -> None:
-        """Staff's figure, held back only as far as places already held or taken need: an
-        offer made cannot be taken back from a provider, so a lowering below it waits."""
+        """Staff's figure; only placements (people, never withdrawn) may stand above it."""
         if self.reported is not None:
             self.available = max(self.reported, len(self.holds) + len(self.placements))
+
+    def _number_placements(self) -> None:
+        """Placements stored before they were numbered get the next numbers (once)."""
+        for offer_id in self.placements:
+            if offer_id not in self.placement_seq:
+                self.placements_made += 1
+                self.placement_seq[offer_id] = self.placements_made
 
     def _hold(self, waiting: Waiting) -> Decision:
         self.holds[waiting.offer_id] = waiting.referral_id

@@ -84,6 +84,7 @@ def create_app(
     """Build the app; the broker, the channels and the log's connections open when it runs."""
     settings = notifier or NotifierSettings()
     app = create_faust_app(SERVICE, kafka=kafka, runtime=runtime, web_port=worker.web_port,
+                           web_bind=str(worker.web_bind),
                            app_id=settings.app_id)
     codec, _, grants = service_codec(NOTIFIER, source=f"/haven/{SERVICE}", runtime=runtime,
                                      kafka=kafka)

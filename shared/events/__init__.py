@@ -10,6 +10,7 @@ from shared.events.directory import (
     ServiceUpserted,
 )
 from shared.events.matching import (
+    CapacityCounted,
     CapacityObserved,
     DeadlineReached,
     HoldDecided,
@@ -48,7 +49,8 @@ from shared.events.referral import (
 )
 
 __all__ = [
-    "CapacityConfirmationDue", "CapacityObserved", "CapacityUpdated", "ConsentChanged",
+    "CapacityConfirmationDue", "CapacityCounted", "CapacityObserved", "CapacityUpdated",
+    "ConsentChanged",
     "HoldDecided", "HoldReleased", "HoldRequested", "OfferClosed", "OfferTimedOut",
     "PlacementConfirmed", "DeadlineReached", "PlacementChosen", "PlacementDeclined",
     "ReferralStalled",

@@ -99,6 +99,9 @@ class CapacityUpdated(Event):
     confirmed_at: datetime
     version: int = Field(default=0, ge=0, description="grows with every change of this service")
     updated_at: datetime | None = None
+    counts_placements_through: int | None = Field(
+        default=None, ge=0, description="the figure counts Haven's placements numbered up to "
+        "this (CapacityCounted.placements_through); None: none of them (older intake)")
 
     def key(self) -> str:
         return str(self.service_id)

@@ -82,6 +82,29 @@ class CapacityObserved(Event):
     available: int = Field(ge=0)
     version: int = Field(ge=0)
     confirmed_at: datetime
+    counts_placements_through: int | None = Field(default=None, ge=0)
+
+    def key(self) -> str:
+        return str(self.service_id)
+
+
+@register
+class CapacityCounted(Event):
+    """A service's ledger, counted for intake: places held for open offers, Haven's
+    placements staff's figure does not count yet (by number), and the last number given,
+    which staff's next figure states it counts (docs/matching.md, "One truth")."""
+
+    event_type: ClassVar[str] = "org.haven.capacity.counted.v1"
+    topic: ClassVar[topics.TopicSpec] = topics.CAPACITY_COUNTS
+
+    service_id: UUID
+    held: int = Field(ge=0)
+    pending: list[int] = Field(default_factory=list, max_length=10_000)
+    placements_through: int = Field(ge=0)
+    waitlisted: int = Field(default=0, ge=0)
+    figure_version: int = Field(ge=-1)
+    revision: int = Field(ge=0)
+    counted_at: datetime
 
     def key(self) -> str:
         return str(self.service_id)
@@ -89,7 +112,8 @@ class CapacityObserved(Event):
 
 @register
 class HoldDecided(Event):
-    """The service owner's answer: held, waitlisted, or refused (with the reason)."""
+    """The service owner's answer: held, waitlisted, or refused (with the reason); or
+    later, `withdrawn` (`capacity_lowered`) when staff lowered the figure under the hold."""
 
     event_type: ClassVar[str] = "org.haven.matching.hold_decided.v1"
     topic: ClassVar[topics.TopicSpec] = topics.MATCHING_COMMANDS
@@ -97,7 +121,7 @@ class HoldDecided(Event):
     referral_id: UUID
     service_id: UUID
     offer_id: UUID
-    outcome: Literal["held", "waitlisted", "refused"]
+    outcome: Literal["held", "waitlisted", "refused", "withdrawn"]
     reason: str = Field(default="", max_length=64, pattern=r"^[a-z0-9_]*$")
     decided_at: datetime
 

@@ -8,8 +8,9 @@ from the start rebuilds it exactly (`directory_events` is that state, from the d
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, update
@@ -18,6 +19,8 @@ from sqlmodel import Session, col, select
 from services.intake import problems
 from services.intake.audit import Action, Subject, audit
 from services.intake.auth import Principal
+from services.intake.directory import capacity_rules
+from services.intake.directory.capacity_rules import Places
 from services.intake.directory.models import Capacity, Location, Service
 from services.intake.directory.schemas import (
     CapacityChange,
@@ -33,7 +36,7 @@ from services.intake.directory.schemas import (
 from services.intake.handlers import Conflict, NotFound, Ports, announce
 from services.intake.models import Organization, Role
 from shared.crypto.keystore import PublicKeyRecord
-from shared.events import CapacityConfirmationDue, CapacityUpdated, Event
+from shared.events import CapacityConfirmationDue, CapacityCounted, CapacityUpdated, Event
 from shared.events.directory import Eligibility, OrganizationUpserted, ServiceUpserted
 from shared.events.vocabulary import ServiceType
 
@@ -215,17 +218,29 @@ def capacity_event(capacity: Capacity) -> CapacityUpdated:
         service_id=capacity.service_id, unit=capacity.unit, available=capacity.available,
         maximum=capacity.maximum, waitlist_length=capacity.waitlist_length,
         confirmed_at=capacity.confirmed_at, version=capacity.version,
-        updated_at=capacity.updated_at)
+        updated_at=capacity.updated_at, counts_placements_through=capacity.counted_through)
 
 
 def is_stale(capacity: Capacity, *, now: datetime, stale_after: timedelta) -> bool:
     return now - aware(capacity.confirmed_at) > stale_after
 
 
+def places_of(capacity: Capacity) -> Places:
+    """The row as the pure rules see it (capacity_rules.py)."""
+    return Places(available=capacity.available, maximum=capacity.maximum,
+                  counted_through=capacity.counted_through, held=capacity.held,
+                  pending=tuple(capacity.pending),
+                  placements_through=capacity.placements_through,
+                  revision=capacity.ledger_revision)
+
+
 def capacity_view(capacity: Capacity, *, now: datetime, stale_after: timedelta) -> CapacityOut:
+    places = places_of(capacity)
     return CapacityOut(
         service_id=capacity.service_id, unit=capacity.unit, available=capacity.available,
-        maximum=capacity.maximum, held=capacity.held, waitlist_length=capacity.waitlist_length,
+        maximum=capacity.maximum, held=places.held, placed=places.placed, open=places.open,
+        open_now=places.open_now, counts_placements_through=capacity.counted_through,
+        waitlist_length=capacity.waitlist_length,
         updated_at=capacity.updated_at, confirmed_at=capacity.confirmed_at,
         version=capacity.version,
         stale=is_stale(capacity, now=now, stale_after=stale_after))
@@ -234,54 +249,71 @@ def capacity_view(capacity: Capacity, *, now: datetime, stale_after: timedelta) 
 def set_capacity(*, session: Session, ports: Ports, principal: Principal,
                  service_id: uuid.UUID, body: CapacitySet, now: datetime) -> Capacity:
     """Staff's count of open places; with expected_version, a colleague's newer change wins."""
-    current = _editable_capacity(session, principal, service_id)
-    maximum = current.maximum if body.maximum is None else body.maximum
-    if body.available > maximum:
-        raise InvalidDirectoryData(f"available: {body.available} open places is more than the "
-                                   f"maximum of {maximum}; raise the maximum too.")
-    guard = [col(Capacity.service_id) == service_id]
-    if body.expected_version is not None:
-        guard.append(col(Capacity.version) == body.expected_version)
-    values: dict[str, object] = {
-        "available": body.available, "maximum": maximum, "updated_at": now,
-        "confirmed_at": now, "confirmed_by": principal.subject,
-        "version": col(Capacity.version) + 1,
-    }
+    _editable_capacity(session, principal, service_id)
+    extra: dict[str, object] = {}
     if body.waitlist_length is not None:
-        values["waitlist_length"] = body.waitlist_length
-    if not _apply(session, guard, values):
-        raise Conflict("A colleague changed this capacity since you loaded it. Reload to see "
-                       "the current figure, then send yours again.")
-    return _announced(session, ports, service_id, principal, now)
+        extra["waitlist_length"] = body.waitlist_length
+    return _staff_figure(
+        session, ports, principal, service_id, now,
+        partial(capacity_rules.set_figure, available=body.available, maximum=body.maximum),
+        expected_version=body.expected_version, extra=extra)
 
 
 def change_capacity(*, session: Session, ports: Ports, principal: Principal,
                     service_id: uuid.UUID, body: CapacityChange, now: datetime) -> Capacity:
-    """One place taken or freed, counted from the current figure inside the database."""
-    current = _editable_capacity(session, principal, service_id)
-    guard = [col(Capacity.service_id) == service_id,
-             col(Capacity.available) + body.change >= 0,
-             col(Capacity.available) + body.change <= col(Capacity.maximum)]
-    values: dict[str, object] = {
-        "available": col(Capacity.available) + body.change, "updated_at": now,
-        "confirmed_at": now, "confirmed_by": principal.subject,
-        "version": col(Capacity.version) + 1,
-    }
-    if not _apply(session, guard, values):
-        raise InvalidDirectoryData(
-            f"change: {body.change:+d} would take open places outside 0 to the maximum "
-            f"({current.maximum}); send the current count with PUT instead.")
-    return _announced(session, ports, service_id, principal, now)
+    """One place taken or freed, counted from the open places now (Haven's included)."""
+    _editable_capacity(session, principal, service_id)
+    return _staff_figure(session, ports, principal, service_id, now,
+                         partial(capacity_rules.change_figure, change=body.change))
 
 
 def confirm_capacity(*, session: Session, ports: Ports, principal: Principal,
                      service_id: uuid.UUID, now: datetime) -> Capacity:
-    """"Still right": the figure is unchanged but fresh again (one click for staff)."""
+    """"Still right": the open places now, Haven's placements counted in, are confirmed
+    (one click for staff); the event says through which placement the figure counts."""
     _editable_capacity(session, principal, service_id)
-    _apply(session, [col(Capacity.service_id) == service_id],
-           {"confirmed_at": now, "confirmed_by": principal.subject,
-            "version": col(Capacity.version) + 1})
-    return _announced(session, ports, service_id, principal, now)
+    return _staff_figure(session, ports, principal, service_id, now,
+                         capacity_rules.confirm_figure)
+
+
+# A staff figure is read, decided by the pure rules and written back guarded by its version;
+# a colleague's change in between (or matching's counts, on SQLite) means read again.
+_ATTEMPTS = 50
+
+
+def _staff_figure(session: Session, ports: Ports, principal: Principal,
+                  service_id: uuid.UUID, now: datetime, rule: Callable[[Places], Places], *,
+                  expected_version: int | None = None,
+                  extra: dict[str, object] | None = None) -> Capacity:
+    for _ in range(_ATTEMPTS):
+        current = session.get(Capacity, service_id, populate_existing=True,
+                              with_for_update=True)
+        assert current is not None
+        if expected_version is not None and current.version != expected_version:
+            raise Conflict("A colleague changed this capacity since you loaded it. Reload to "
+                           "see the current figure, then send yours again.")
+        try:
+            new = rule(places_of(current))
+        except capacity_rules.FigureRefused as refused:
+            raise InvalidDirectoryData(str(refused)) from refused
+        values: dict[str, object] = {
+            "available": new.available, "maximum": new.maximum,
+            "counted_through": new.counted_through, "updated_at": now, "confirmed_at": now,
+            "confirmed_by": principal.subject, "version": current.version + 1, **(extra or {}),
+        }
+        if _apply(session, [col(Capacity.service_id) == service_id,
+                            col(Capacity.version) == current.version], values):
+            return _announced(session, ports, service_id, principal, now)
+    raise Conflict("Too many changes to this capacity at once; send yours again.")
+
+
+def record_counts(session: Session, event: CapacityCounted) -> bool:
+    """Matching's ledger counted this service again: holds and Haven's placements."""
+    return _apply(session, [col(Capacity.service_id) == event.service_id,
+                            col(Capacity.ledger_revision) < event.revision],
+                  {"held": event.held, "pending": list(event.pending),
+                   "placements_through": event.placements_through,
+                   "ledger_revision": event.revision})
 
 
 def _editable_capacity(session: Session, principal: Principal,

@@ -49,10 +49,13 @@ class Service(SQLModel, table=True):
 
 
 class Capacity(SQLModel, table=True):
-    """HSDS 3.1 service_capacity, plus holds, waiting list and the last confirmation.
+    """HSDS 3.1 service_capacity, plus holds, Haven's placements, waiting list and the last
+    confirmation (the rules: `capacity_rules.py`).
 
-    `version` grows by one with every change; updates are single UPDATE statements
-    guarded by it, so two staff members at once never overwrite each other unseen.
+    `version` grows by one with every change staff make; their updates are UPDATE
+    statements guarded by it, so two staff members at once never overwrite each other
+    unseen. Matching's counts (`held`, `pending`, `placements_through`) are written
+    separately, guarded by `ledger_revision`, and never bump `version`.
     """
 
     service_id: uuid.UUID = Field(foreign_key="service.id", primary_key=True)
@@ -60,6 +63,13 @@ class Capacity(SQLModel, table=True):
     available: int = Field(default=0, ge=0)
     maximum: int = Field(default=0, ge=0)
     held: int = Field(default=0, ge=0, description="places held by pending offers")
+    counted_through: int = Field(default=0, ge=0,
+                                 description="Haven placement number the figure counts to")
+    pending: list[int] = Field(default_factory=list, sa_column=Column(
+        JSON, nullable=False, server_default="[]"),
+        description="numbers of Haven placements the ledger has not seen counted")
+    placements_through: int = Field(default=0, ge=0, description="last placement number")
+    ledger_revision: int = Field(default=0, ge=0, description="matching's counts applied")
     waitlist_length: int = Field(default=0, ge=0)
     updated_at: datetime = Field(default_factory=utcnow)
     confirmed_at: datetime = Field(default_factory=utcnow, index=True)

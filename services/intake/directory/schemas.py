@@ -137,11 +137,21 @@ class CapacityChange(Strict):
 
 
 class CapacityOut(BaseModel):
+    """One truth for a service's places (docs/directory.md): staff's figure, what Haven
+    holds and placed since, and what is open."""
+
     service_id: uuid.UUID
     unit: str
-    available: int
+    available: int = Field(description="open places as staff last counted them, Haven's "
+                                       "placements up to counts_placements_through included")
     maximum: int
-    held: int
+    held: int = Field(description="places held for offers still open (matching's ledger)")
+    placed: int = Field(description="people Haven placed that the figure does not count yet")
+    open: int = Field(description="what Haven may still offer: available - placed - held")
+    open_now: int = Field(description="open places with Haven's placements counted in: what "
+                                      "'still right' confirms and +1/-1 count from")
+    counts_placements_through: int = Field(
+        description="the last Haven placement number the figure counts")
     waitlist_length: int
     updated_at: datetime
     confirmed_at: datetime

@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from services.intake.audit import Action
-from services.intake.directory.handlers import aware, is_stale
+from services.intake.directory.handlers import aware, is_stale, places_of
 from services.intake.directory.models import Capacity, Location, Service
 from services.intake.handlers import Ports
 from services.intake.models import AuditEntry, Organization, Referral, TimelineEntry
@@ -126,7 +126,8 @@ def answers_by_provider(session: Session) -> list[dict[str, Any]]:
 
 def capacity_by_region(session: Session, *, now: datetime,
                        stale_after: timedelta) -> list[dict[str, Any]]:
-    """Per region: services, open places, places held, waiting lists, stale figures."""
+    """Per region: services, open places (Haven's holds and placements taken off), places
+    held and placed, waiting lists, stale figures."""
     regions: dict[str, dict[str, int]] = {}
     rows = session.exec(select(Service, Capacity, Location)
                         .where(Service.id == Capacity.service_id,
@@ -135,7 +136,10 @@ def capacity_by_region(session: Session, *, now: datetime,
     for _, capacity, location in rows:
         row = regions.setdefault(location.region, Counter())
         row["services"] += 1
-        row["open"] += max(0, capacity.available - capacity.held)
+        places = places_of(capacity)
+        row["open"] += places.open
+        row["held"] += places.held
+        row["placed"] += places.placed
         row["waitlist"] += capacity.waitlist_length
         row["stale"] += is_stale(capacity, now=now, stale_after=stale_after)
     return [{"region": region, **row} for region, row in sorted(regions.items())]

@@ -77,8 +77,10 @@ async def answer(offer_id: str, request: Request, viewer: Staff) -> Response:
 @router.get("/capacity")
 def capacity(request: Request, viewer: Staff) -> Response:
     with Session(request.app.state.engine) as session:
-        services = queries.own_services(session, viewer.principal, datetime.now(UTC),
-                                        _stale_after(request))
+        now, stale_after = datetime.now(UTC), _stale_after(request)
+        services = [(service, directory.capacity_view(row, now=now, stale_after=stale_after),
+                     stale) for service, row, stale in queries.own_services(
+                         session, viewer.principal, now, stale_after)]
     return render(request, "provider/capacity.html", {"services": services}, viewer=viewer)
 
 

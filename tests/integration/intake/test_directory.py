@@ -11,9 +11,11 @@ from typing import Any
 from sqlmodel import Session, select
 
 from services.intake.accounts import create_user
+from services.intake.directory.handlers import record_counts
 from services.intake.directory.models import Capacity
 from services.intake.models import OutboxMessage, Role
 from shared import topics
+from shared.events import CapacityCounted
 from tests.support.intake import PASSWORD, Intake, Member
 
 LOCATION = {"name": "Test shelter", "region": "north", "latitude": 52.3712,
@@ -64,6 +66,7 @@ def test_staff_keep_their_service_and_capacity_current(intake: Intake) -> None:
     assert put.status_code == 200, put.text
     assert put.json() | {"updated_at": None, "confirmed_at": None} == {
         "service_id": service_id, "unit": "bed", "available": 3, "maximum": 8, "held": 0,
+        "placed": 0, "open": 3, "open_now": 3, "counts_placements_through": 0,
         "waitlist_length": 2, "version": 2, "stale": False, "updated_at": None,
         "confirmed_at": None}
     taken = intake.client.post(f"/api/v1/services/{service_id}/capacity/change",
@@ -204,3 +207,44 @@ def test_stale_capacity_is_flagged_and_reminded_once(intake: Intake) -> None:
     confirmed = intake.client.post(f"/api/v1/services/{service_id}/capacity/confirm",
                                    headers=staff.headers)
     assert confirmed.json()["stale"] is False
+
+
+def _counted(intake: Intake, service_id: str, *, held: int, pending: list[int],
+             through: int, revision: int) -> bool:
+    """What the projector does with matching's CapacityCounted (tested on the broker too)."""
+    with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        applied = record_counts(session, CapacityCounted(
+            service_id=uuid.UUID(service_id), held=held, pending=pending,
+            placements_through=through, figure_version=2, revision=revision,
+            counted_at=datetime.now(UTC)))
+        session.commit()
+    return applied
+
+
+def test_havens_holds_and_placements_show_and_staff_figures_count_them_in(
+        intake: Intake) -> None:
+    """Issue 22: `held` and `placed` are real, and "still right" or +1 after Haven filled
+    a service counts the placements in (it was a stale figure, or a 422 at the maximum)."""
+    staff = intake.members["provider"]
+    service_id = _new_service(intake, staff)
+    url = f"/api/v1/services/{service_id}/capacity"
+    intake.client.put(url, headers=staff.headers, json={"available": 2, "maximum": 2})
+    assert _counted(intake, service_id, held=0, pending=[1, 2], through=2, revision=1)
+    assert not _counted(intake, service_id, held=2, pending=[], through=0, revision=1)
+    shown = intake.client.get(url, headers=staff.headers).json()
+    assert (shown["available"], shown["placed"], shown["held"], shown["open"],
+            shown["open_now"]) == (2, 2, 0, 0, 0)
+    confirmed = intake.client.post(f"{url}/confirm", headers=staff.headers).json()
+    assert (confirmed["available"], confirmed["placed"], confirmed["open"],
+            confirmed["counts_placements_through"]) == (0, 0, 0, 2)
+    freed = intake.client.post(f"{url}/change", headers=staff.headers, json={"change": 1})
+    assert freed.status_code == 200, freed.text
+    assert freed.json()["available"] == 1
+    assert _counted(intake, service_id, held=1, pending=[3], through=3, revision=2)
+    shown = intake.client.get(url, headers=staff.headers).json()
+    assert (shown["placed"], shown["held"], shown["open"], shown["open_now"]) == (1, 1, 0, 0)
+    full = intake.client.post(f"{url}/change", headers=staff.headers, json={"change": -1})
+    assert full.status_code == 422 and "from 0 to -1" in full.json()["detail"]
+    events = _capacity_events(intake, service_id)
+    assert [(e["available"], e["counts_placements_through"]) for e in events[-3:]] == [
+        (2, 0), (0, 2), (1, 2)]

@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session, select
 
+from services.intake.directory.handlers import record_counts
 from services.intake.models import Referral
 from services.intake.offers import handlers as offers
 from services.intake.offers.models import Offer
 from services.intake.pages.broker_stats import CachedBrokerNumbers
 from services.intake.pages.dashboard import Spread, spread, suppressed, waiting_times
-from shared.events import OfferClosed
+from shared.events import CapacityCounted, OfferClosed
 from shared.settings import KafkaSettings
 from tests.support.intake import Intake
 from tests.support.pages import CANARY_NAME, browser, engine, offer_for, submit
@@ -115,6 +116,16 @@ def test_capacity_is_confirmed_or_changed_in_one_click(intake: Intake) -> None:
     assert changed.status_code == 303
     now = intake.client.get(f"/api/v1/services/{service_id}/capacity", headers=headers).json()
     assert now["available"] == 5
+    with Session(engine(intake)) as session:  # matching's ledger: 2 placed, 1 held
+        record_counts(session, CapacityCounted(
+            service_id=uuid.UUID(service_id), held=1, pending=[1, 2], placements_through=2,
+            figure_version=now["version"], revision=1, counted_at=datetime.now(UTC)))
+        session.commit()
+    card = staff.get("/provider/capacity").text
+    card = card[card.index(f'id="service-{service_id}"'):]
+    assert '<strong class="available">3</strong> of 6' in card
+    assert "2 placed by Haven" in card and "1 held for offers" in card
+    assert '<strong class="open">2</strong>' in card and "Still right: 3 open" in card
     too_many = staff.post(f"/provider/capacity/{service_id}",
                           data={"csrf": csrf, "action": "set", "available": "7"})
     assert too_many.status_code == 422 and "more than the maximum" in too_many.text

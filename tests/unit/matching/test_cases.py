@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from services.matching.cases import Case
 from services.matching.ranking import first_failed_rule
 from services.matching.state import dump_case, load_case
-from shared.events import ErasureApplied, OfferMade, PlacementConfirmed
+from shared.events import ErasureApplied, OfferClosed, OfferMade, PlacementConfirmed
 from shared.events.vocabulary import GenderIdentity, ReferralStatus, ServiceType
 from shared.recipients import SEALED_TYPES
 from tests.support.matching_sim import Simulation
@@ -59,6 +59,24 @@ def test_an_unanswered_offer_expires_and_the_next_provider_is_asked() -> None:
     sim.expire(NOW + timedelta(hours=2, seconds=1))
     [later] = sim.open_offers()
     assert later.service_id == second.service.service_id
+
+
+def test_a_figure_lowered_under_an_offer_withdraws_it_and_asks_the_next() -> None:
+    first = service(SHELTER, "amsterdam", open_places=2, languages=["ro"])
+    second = service(SHELTER, "utrecht", open_places=1)
+    sim = Simulation([first, second], NOW)
+    early, late = uuid.uuid4(), uuid.uuid4()
+    sim.submit(early, person([SHELTER], languages=["ro"]))
+    sim.submit(late, person([SHELTER], languages=["ro"]))
+    assert {o.service_id for o in sim.open_offers()} == {first.service.service_id}
+    sim.capacity(first.service.service_id, available=1, version=9)
+    [closed] = [e for e in sim.published if isinstance(e, OfferClosed)]
+    assert (closed.referral_id, closed.outcome, closed.reason) == (
+        late, "withdrawn", "capacity_lowered"), "the newest hold goes"
+    assert sim.statuses(late)[-2:] == ["matching", "offered"]
+    [moved] = [o for o in sim.open_offers() if o.referral_id == late]
+    assert moved.service_id == second.service.service_id
+    assert len(sim.ledgers[first.service.service_id].holds) == 1
 
 
 def test_withdrawal_releases_every_hold_and_offer() -> None:

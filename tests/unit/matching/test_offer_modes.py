@@ -56,6 +56,23 @@ def test_parallel_mode_offers_the_best_k_at_once_and_the_person_chooses() -> Non
     assert list(sim.ledgers[second.service_id].placements) == [second.offer_id]
 
 
+def test_an_accepted_parallel_offer_withdrawn_by_a_lowering_leaves_the_choice_to_the_rest(
+        ) -> None:
+    sim = Simulation(_shelters(3), NOW, policy=PARALLEL)
+    referral = uuid.uuid4()
+    sim.submit(referral, person([SHELTER]))
+    first, second, _ = sim.open_offers()
+    sim.accept(first)
+    sim.accept(second)
+    sim.capacity(first.service_id, available=0, version=9)  # staff lower it under the hold
+    assert [(c.outcome, c.reason) for c in sim.closed(first)] == [
+        ("withdrawn", "capacity_lowered")]
+    assert sim.ledgers[first.service_id].holds == {}
+    assert sim.statuses(referral)[-1] == "accepted", "the person still chooses the other"
+    sim.choose(second)
+    assert sim.statuses(referral)[-1] == "placed"
+
+
 def test_a_choice_not_made_in_time_releases_the_places_and_returns_the_referral() -> None:
     sim = Simulation(_shelters(2), NOW, policy=PARALLEL)
     referral = uuid.uuid4()
