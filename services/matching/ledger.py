@@ -149,13 +149,19 @@ class Ledger:
         still counts: the person is coming, so the place is taken."""
         self._number_placements()
         held = self.holds.pop(offer_id, None) is not None
+        withdrawn: list[Decision] = []
         if offer_id not in self.closed and (held or self.decided.get(offer_id) == "withdrawn"):
             self.placements_made += 1
             self.placements[offer_id] = at
             self.placement_seq[offer_id] = self.placements_made
+            if not held and self.reported is not None:
+                # The withdrawn hold's person took a place after all: newer holds that no
+                # longer fit the figure go, and the placement may stand above it.
+                withdrawn = self._withdraw_over(self.reported)
+                self._apply_reported()
         self.closed.add(offer_id)
         self.ended_at.setdefault(offer_id, at)
-        return []
+        return withdrawn
 
     def forget(self, *, before: datetime) -> None:
         """Drop what is remembered of offers that ended before `before`: no redelivery can

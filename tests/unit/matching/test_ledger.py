@@ -177,3 +177,20 @@ def test_a_ledger_stored_before_placements_were_numbered_still_loads_and_keeps_t
     assert ledger.counts().pending == [1], "numbered on first use, so intake can count it"
     assert ledger.observe(2, 4, T0, counts_placements_through=1) == []
     assert ledger.placements == {} and ledger.open_places == 2
+
+
+def test_a_withdrawn_holds_late_acceptance_takes_the_place_of_a_newer_hold() -> None:
+    """Found by the property test above after issue 22's merge: figure 2, holds for two
+    offers, staff lower to 1 (the newest hold goes), then that offer's acceptance arrives
+    after all. The person is coming, so the place is taken, and the other hold no longer
+    fits the figure: it is withdrawn too, never held beside the placement."""
+    ledger = Ledger()
+    ledger.observe(2, 1, T0)
+    ledger.request(_waiting(2), join_waitlist=False)
+    ledger.request(_waiting(1), join_waitlist=False)
+    [lowered] = ledger.observe(1, 2, T0 + timedelta(minutes=1))
+    assert (lowered.offer_id, lowered.outcome) == (uuid.UUID(int=1), "withdrawn")
+    decisions = ledger.place(uuid.UUID(int=1), T0 + timedelta(minutes=2))
+    assert [(d.offer_id, d.outcome) for d in decisions] == [(uuid.UUID(int=2), "withdrawn")]
+    assert not ledger.holds and list(ledger.placements) == [uuid.UUID(int=1)]
+    assert ledger.available == 1
