@@ -121,7 +121,8 @@ def test_matrix(intake: Intake, tmp_path_factory: pytest.TempPathFactory) -> Non
                                  headers=intake.members["outreach"].headers)
     referral = created.json()["id"]
     ids = {"referral_id": referral, **_provider_records(intake, referral),
-           "user_id": _throwaway_user(intake), "key_id": _throwaway_key(intake)}
+           "user_id": _throwaway_user(intake), "key_id": _throwaway_key(intake),
+           "organization_id": str(intake.members["provider"].organization_id)}
     failures = []
     for (method, path), roles in sorted(_rules(tmp_path_factory).items()):
         for name, member in intake.members.items():
