@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.intake.accounts import create_user
 from services.intake.directory.handlers import record_counts
@@ -51,8 +51,8 @@ def _capacity_events(intake: Intake, service_id: str) -> list[dict[str, Any]]:
     with Session(intake.client.app.state.engine) as session:  # type: ignore[attr-defined]
         rows = session.exec(select(OutboxMessage).where(
             OutboxMessage.topic == topics.CAPACITY_UPDATES.name,
-            OutboxMessage.key == service_id.encode())).all()
-    return [json.loads(row.value) for row in rows]
+            OutboxMessage.key == service_id.encode()).order_by(col(OutboxMessage.id))).all()
+    return [json.loads(row.value) for row in rows]  # in the order they were written
 
 
 def test_staff_keep_their_service_and_capacity_current(intake: Intake) -> None:
