@@ -39,7 +39,7 @@ lint: $(STAMP)
 test: lint
 	@$(BIN)/python -m deploy.local.broker fetch
 	@mkdir -p var
-	@$(BIN)/python -m pytest tests/chaos -m chaos -p no:cacheprovider --basetemp=var/chaos-tmp \
+	@$(BIN)/python -m pytest tests/chaos -m chaos -s -p no:cacheprovider --basetemp=var/chaos-tmp \
 		> var/test-chaos.log 2>&1 & chaos=$$!; \
 	$(BIN)/python -m pytest -m "not chaos" --durations=20; others=$$?; \
 	echo "=== tests/chaos, run beside the others ==="; \
