@@ -33,18 +33,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# The kill loop (tests/chaos) runs beside the other tests: it has a broker, ports and
-# var dir of its own and spends its minutes waiting between kills, so the wall time is
-# the longer of the two runs, not their sum. Its output follows the others'.
+# The kill loop (tests/chaos) runs after the other tests, not beside them: run beside
+# them (stop 24) one clean-clone run passed, and in the next the shared test broker and
+# PostgreSQL went away mid-run for a reason not yet found. Its table is printed (-s).
 test: lint
-	@$(BIN)/python -m deploy.local.broker fetch
-	@mkdir -p var
-	@$(BIN)/python -m pytest tests/chaos -m chaos -s -p no:cacheprovider --basetemp=var/chaos-tmp \
-		> var/test-chaos.log 2>&1 & chaos=$$!; \
-	$(BIN)/python -m pytest -m "not chaos" --durations=20; others=$$?; \
-	echo "=== tests/chaos, run beside the others ==="; \
-	wait $$chaos; chaos_status=$$?; cat var/test-chaos.log; \
-	test $$others -eq 0 && test $$chaos_status -eq 0
+	$(BIN)/python -m pytest -m "not chaos" --durations=20
+	$(BIN)/python -m pytest tests/chaos -m chaos -s -p no:cacheprovider
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
