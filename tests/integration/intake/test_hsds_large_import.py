@@ -7,6 +7,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,10 +29,10 @@ from tests.support.intake import Intake, referral_body
 IMPORTED_REGION_REFERRAL = referral_body(location={"region": "noord-holland"})
 
 
-def test_a_directory_of_110_organizations_imports_while_referrals_arrive(
-        intake: Intake) -> None:
-    document = directory(110, namespace=uuid.uuid4())
-    assert len(json.dumps(document)) > 384 * 1024  # well over the limit meant for referrals
+@contextmanager
+def referrals_arriving(intake: Intake) -> Iterator[list[int]]:
+    """An outreach worker submitting referrals until the block ends (at least one);
+    yields the status codes intake answered."""
     answers: list[int] = []
     done = threading.Event()
 
@@ -44,11 +45,19 @@ def test_a_directory_of_110_organizations_imports_while_referrals_arrive(
     worker = threading.Thread(target=submit)
     worker.start()
     try:
-        answer = intake.client.post("/api/v1/directory/hsds", json=document,
-                                    headers=intake.members["admin"].headers)
+        yield answers
     finally:
         done.set()
         worker.join(timeout=60)
+
+
+def test_a_directory_of_110_organizations_imports_while_referrals_arrive(
+        intake: Intake) -> None:
+    document = directory(110, namespace=uuid.uuid4())
+    assert len(json.dumps(document)) > 384 * 1024  # well over the limit meant for referrals
+    with referrals_arriving(intake) as answers:
+        answer = intake.client.post("/api/v1/directory/hsds", json=document,
+                                    headers=intake.members["admin"].headers)
     assert answer.status_code == 200, answer.text
     assert (answer.json()["outcome"], answer.json()["organizations"]) == ("imported", 110)
     assert answers and set(answers) <= {201, 503}, answers
@@ -111,22 +120,8 @@ def test_the_cli_imports_a_directory_of_100_organizations_while_referrals_arrive
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("HAVEN_VAR_DIR", str(tmp_path / "var"))
     ensure_service_keys(RuntimeSettings(var_dir=tmp_path / "var"))
-    answers: list[int] = []
-    done = threading.Event()
-
-    def submit() -> None:
-        outreach = intake.members["outreach"].headers
-        while not done.is_set() or not answers:
-            answers.append(intake.client.post("/api/v1/referrals", json=IMPORTED_REGION_REFERRAL,
-                                              headers=outreach).status_code)
-
-    worker = threading.Thread(target=submit)
-    worker.start()
-    try:
+    with referrals_arriving(intake) as answers:
         result = CliRunner().invoke(cli, ["directory", "import", str(path)])
-    finally:
-        done.set()
-        worker.join(timeout=60)
     assert result.exit_code == 0, result.output
     assert "imported: 100 organizations" in result.output
     assert answers and set(answers) <= {201, 503}, answers
