@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -103,11 +104,8 @@ def read_all(kafka: KafkaSettings, topics: tuple[str, ...] = DEAD_LETTER_TOPICS,
             if time.monotonic() > deadline:
                 raise TimeoutError("the dead-letter topics could not be read in time")
             for batch in consumer.poll(timeout_ms=500).values():
-                records += [IncomingRecord(topic=m.topic, partition=m.partition,
-                                           offset=m.offset, key=m.key, value=m.value,
-                                           headers=list(m.headers or []))
-                            for m in batch if m.offset < wanted[TopicPartition(m.topic,
-                                                                               m.partition)]]
+                records += [_incoming(m) for m in batch
+                            if m.offset < wanted[TopicPartition(m.topic, m.partition)]]
         return records
     finally:
         consumer.close()
@@ -132,12 +130,16 @@ def read_one(kafka: KafkaSettings, address: str, *, timeout_s: float = 30.0) -> 
             for batch in consumer.poll(timeout_ms=500).values():
                 for m in batch:
                     if m.offset == offset:
-                        return IncomingRecord(topic=m.topic, partition=m.partition,
-                                              offset=m.offset, key=m.key, value=m.value,
-                                              headers=list(m.headers or []))
+                        return _incoming(m)
         raise LookupError(f"record {address} could not be read in time")
     finally:
         consumer.close()
+
+
+def _incoming(message: Any) -> IncomingRecord:
+    return IncomingRecord(topic=message.topic, partition=message.partition,
+                          offset=message.offset, key=message.key, value=message.value,
+                          headers=list(message.headers or []))
 
 
 def parse_address(address: str) -> tuple[str, int, int]:
